@@ -1,0 +1,51 @@
+{# Text as delivered, trimmed; empty text is null. #}
+{% macro clean_text(column) -%}
+    nullif(trim({{ column }}), '')
+{%- endmacro %}
+
+{# Emails compare case-insensitively and without surrounding white space. #}
+{% macro normalize_email(column) -%}
+    nullif(lower(trim({{ column }})), '')
+{%- endmacro %}
+
+{#
+    A usable normalized (lower-case) email address: passes a syntax screen (one @, a
+    local part of the usual characters, a dotted domain ending in a 2+ letter
+    top-level domain) and is not a placeholder on the identity blocklist.
+#}
+{% macro is_valid_email(column) -%}
+    coalesce(
+        {{ mailroom.regex_full_match(
+            column,
+            "[a-z0-9._%+''-]+@[a-z0-9-]+([.][a-z0-9-]+)*[.][a-z]{2,}"
+        ) }}
+        and not {{ mailroom.is_blocklisted('email', column) }},
+        false
+    )
+{%- endmacro %}
+
+{# An identifier as delivered, trimmed; empty or blocklisted values are null. #}
+{% macro clean_identifier(id_type, column) -%}
+    case
+        when not {{ mailroom.is_blocklisted(id_type, 'lower(trim(' ~ column ~ '))') }}
+            then {{ mailroom.clean_text(column) }}
+    end
+{%- endmacro %}
+
+{# True for a timestamp implausibly far after the moment its file was loaded. #}
+{% macro is_future(timestamp_column, loaded_at_column='loaded_at') -%}
+    {{ timestamp_column }} > {{ dbt.dateadd(
+        'day', var('future_tolerance_days'), loaded_at_column
+    ) }}
+{%- endmacro %}
+
+{#
+    True for an identifier value on the blocklist seed (placeholders such as `0`,
+    `null` or test@test.com) that must never identify, let alone merge, a person.
+#}
+{% macro is_blocklisted(id_type, column) -%}
+    {{ column }} in (
+        select id_value from {{ ref('identity_blocklist') }}
+        where id_type = '{{ id_type }}'
+    )
+{%- endmacro %}

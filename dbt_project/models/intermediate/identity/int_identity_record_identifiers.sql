@@ -1,0 +1,120 @@
+-- One row per source record per identifier it carries: the evidence that two
+-- identifiers belong to the same person. Only records from before the as-of date.
+
+with
+
+shop_customers as (
+
+    select * from {{ ref('stg_shop__customers') }}
+    where created_at is null or {{ before_as_of('created_at') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('stg_shop__orders') }}
+    where {{ before_as_of('ordered_at') }}
+
+),
+
+crm_contacts as (
+
+    select * from {{ ref('stg_crm__contacts') }}
+    where created_at is null or {{ before_as_of('created_at') }}
+
+),
+
+shop_customer_identifiers as (
+
+    select
+        'customers' as source_name,
+        'customers:' || shop_customer_id as record_id,
+        'customer_id' as id_type,
+        shop_customer_id as id_value,
+        created_at as seen_at
+    from shop_customers
+
+    union all
+
+    select
+        'customers' as source_name,
+        'customers:' || shop_customer_id as record_id,
+        'email' as id_type,
+        email as id_value,
+        created_at as seen_at
+    from shop_customers
+    where email is not null
+
+),
+
+order_identifiers as (
+
+    select
+        'orders' as source_name,
+        'orders:' || order_id as record_id,
+        'customer_id' as id_type,
+        shop_customer_id as id_value,
+        ordered_at as seen_at
+    from orders
+    where shop_customer_id is not null
+
+    union all
+
+    select
+        'orders' as source_name,
+        'orders:' || order_id as record_id,
+        'email' as id_type,
+        email as id_value,
+        ordered_at as seen_at
+    from orders
+    where email is not null
+
+),
+
+crm_contact_identifiers as (
+
+    select
+        'crm_contacts' as source_name,
+        'crm_contacts:' || contact_id as record_id,
+        'contact_id' as id_type,
+        contact_id as id_value,
+        coalesce(updated_at, created_at) as seen_at
+    from crm_contacts
+
+    union all
+
+    select
+        'crm_contacts' as source_name,
+        'crm_contacts:' || contact_id as record_id,
+        'email' as id_type,
+        email as id_value,
+        coalesce(updated_at, created_at) as seen_at
+    from crm_contacts
+    where email is not null
+
+),
+
+unioned as (
+
+    select * from shop_customer_identifiers
+    union all
+    select * from order_identifiers
+    union all
+    select * from crm_contact_identifiers
+
+),
+
+final as (
+
+    select
+        source_name,
+        record_id,
+        id_type,
+        id_value,
+        id_type || ':' || id_value as identifier_key,
+        seen_at
+    from unioned
+
+)
+
+select * from final

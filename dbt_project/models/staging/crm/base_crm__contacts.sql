@@ -1,0 +1,81 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'crm_contacts') }}
+
+),
+
+renamed as (
+
+    select
+        {{ clean_identifier('contact_id', 'contact_id') }} as contact_id,
+        {{ normalize_email('email') }} as email,
+        {{ clean_text('first_name') }} as first_name,
+        {{ clean_text('last_name') }} as last_name,
+        {{ clean_text('phone') }} as phone,
+        lower({{ clean_text('gender') }}) as gender,
+        {{ clean_text('street') }} as street,
+        {{ clean_text('city') }} as city,
+        {{ clean_text('postal_code') }} as postal_code,
+        upper({{ clean_text('country') }}) as country,
+        lower({{ clean_text('loyalty_tier') }}) as loyalty_tier,
+        {{ clean_text('birth_date') }} as birth_date_text,
+        {{ safe_date(clean_text('birth_date')) }} as birth_date,
+        {{ clean_text('created_at') }} as created_at_text,
+        {{ safe_timestamp(clean_text('created_at')) }} as created_at,
+        {{ safe_timestamp(clean_text('updated_at')) }} as updated_at,
+        _file_name as file_name,
+        _row_number as file_row_number,
+        _loaded_at as loaded_at
+
+    from source
+
+),
+
+checked as (
+
+    select
+        *,
+        {{ is_valid_email('email') }} as is_email_valid,
+        case
+            when contact_id is null then 'missing_contact_id'
+            when created_at_text is not null and created_at is null
+                then 'invalid_created_at'
+            when {{ is_future('created_at') }} then 'future_created_at'
+        end as row_reason
+
+    from renamed
+
+),
+
+final as (
+
+    select
+        contact_id,
+        case when is_email_valid then email end as email,
+        first_name,
+        last_name,
+        phone,
+        gender,
+        street,
+        city,
+        postal_code,
+        country,
+        loyalty_tier,
+        is_email_valid,
+        birth_date,
+        created_at,
+        updated_at,
+        file_name,
+        file_row_number,
+        loaded_at,
+        {{ dedupe_reason(
+            'contact_id', 'row_reason', 'superseded_contact_row', keep='last'
+        ) }} as quarantine_reason
+
+    from checked
+
+)
+
+select * from final

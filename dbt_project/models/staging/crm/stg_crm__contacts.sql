@@ -1,0 +1,1 @@
+{{ staged_rows('base_crm__contacts') }}

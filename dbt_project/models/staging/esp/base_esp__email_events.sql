@@ -1,0 +1,76 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'email_events') }}
+
+),
+
+renamed as (
+
+    select
+        {{ clean_text('event_id') }} as event_id,
+        lower({{ clean_text('event_type') }}) as event_type,
+        {{ normalize_email('email') }} as email,
+        {{ clean_text('campaign_id') }} as campaign_id,
+        {{ clean_text('message_id') }} as message_id,
+        {{ clean_text('variant') }} as variant,
+        {{ clean_text('link_url') }} as link_url,
+        {{ clean_text('user_agent') }} as user_agent,
+        coalesce({{ safe_boolean('is_machine_open') }}, false) as is_machine_open,
+        {{ clean_text('occurred_at') }} as occurred_at_text,
+        {{ safe_timestamp(clean_text('occurred_at')) }} as occurred_at,
+        _file_name as file_name,
+        _row_number as file_row_number,
+        _loaded_at as loaded_at
+
+    from source
+
+),
+
+checked as (
+
+    select
+        *,
+        case
+            when event_id is null then 'missing_event_id'
+            when email is null then 'missing_email'
+            when not {{ is_valid_email('email') }} then 'invalid_email'
+            when occurred_at_text is null then 'missing_occurred_at'
+            when occurred_at is null then 'invalid_occurred_at'
+            when {{ is_future('occurred_at') }} then 'future_occurred_at'
+            when event_type is null then 'missing_event_type'
+            when event_type not in (
+                'sent', 'delivered', 'open', 'click', 'bounce', 'unsubscribe',
+                'spam_complaint'
+            ) then 'unknown_event_type'
+        end as row_reason
+
+    from renamed
+
+),
+
+final as (
+
+    select
+        event_id,
+        event_type,
+        email,
+        campaign_id,
+        message_id,
+        variant,
+        link_url,
+        user_agent,
+        is_machine_open,
+        occurred_at,
+        file_name,
+        file_row_number,
+        loaded_at,
+        {{ dedupe_reason('event_id', 'row_reason', 'duplicate_event_id') }}
+            as quarantine_reason
+
+    from checked
+
+)
+
+select * from final

@@ -1,0 +1,72 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'order_items') }}
+
+),
+
+renamed as (
+
+    select
+        {{ clean_text('order_id') }} as order_id,
+        {{ clean_text('product_id') }} as product_id,
+        {{ safe_integer(clean_text('line_number')) }} as line_number,
+        {{ clean_text('quantity') }} as quantity_text,
+        {{ safe_integer(clean_text('quantity')) }} as quantity,
+        {{ clean_text('unit_price') }} as unit_price_text,
+        {{ safe_decimal(clean_text('unit_price')) }} as unit_price,
+        coalesce(
+            {{ safe_decimal(clean_text('discount_amount')) }}, 0
+        ) as discount_amount,
+        _file_name as file_name,
+        _row_number as file_row_number,
+        _loaded_at as loaded_at
+
+    from source
+
+),
+
+checked as (
+
+    select
+        *,
+        case
+            when order_id is null then 'missing_order_id'
+            when product_id is null then 'missing_product_id'
+            when quantity_text is null then 'missing_quantity'
+            when quantity is null then 'invalid_quantity'
+            when unit_price_text is null then 'missing_unit_price'
+            when unit_price is null then 'invalid_unit_price'
+            when unit_price < 0 then 'negative_unit_price'
+        end as row_reason
+
+    from renamed
+
+),
+
+final as (
+
+    select
+        {{ dbt.concat([
+            'order_id', "'-'",
+            "coalesce(cast(line_number as " ~ dbt.type_string() ~ "), "
+            ~ "cast(file_row_number as " ~ dbt.type_string() ~ ") || '@' || file_name)"
+        ]) }} as order_item_id,
+        order_id,
+        product_id,
+        line_number,
+        quantity,
+        unit_price,
+        discount_amount,
+        quantity * unit_price - discount_amount as line_amount,
+        file_name,
+        file_row_number,
+        loaded_at,
+        row_reason as quarantine_reason
+
+    from checked
+
+)
+
+select * from final

@@ -1,0 +1,457 @@
+"""Load landing files into ``raw.<source>``, each file once, exactly as delivered.
+
+Every value is stored as text, as it was in the file, next to load metadata
+(``_file_name``, ``_row_number``, ``_loaded_at``, ``_file_checksum``). Typing and
+validation are dbt's job; this step only refuses what cannot be loaded at all: a file
+that cannot be read, or that lacks a required column, is refused whole with a one-line
+message naming the file and the column, and the other files still load. A ledger
+(``raw._file_loads``) makes re-runs load nothing twice.
+
+Files are streamed batch by batch, so memory stays flat whatever their size.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+
+from mailroom.contract import FILE_SUFFIXES, SOURCES, Source
+
+RAW_SCHEMA = "raw"
+LEDGER = "_file_loads"
+METADATA_COLUMNS = {
+    "_file_name": "varchar",
+    "_row_number": "bigint",
+    "_loaded_at": "timestamp",
+    "_file_checksum": "varchar",
+}
+BATCH_ROWS = 250_000
+
+# How each contract type is checked at load time; staging applies the same casts.
+TYPE_CHECKS = {
+    "timestamp": (
+        "try_cast({col} as timestamptz)",
+        "a timestamp (ISO 8601, e.g. 2024-03-05T14:12:00Z)",
+    ),
+    "date": ("try_cast({col} as date)", "a date (YYYY-MM-DD)"),
+    "decimal": ("try_cast({col} as decimal(18, 4))", "a number (e.g. 89.90)"),
+    "integer": ("try_cast({col} as bigint)", "a whole number"),
+    "boolean": ("try_cast({col} as boolean)", "true or false"),
+}
+
+
+class IngestError(RuntimeError):
+    """Ingestion cannot start at all (for example: no orders anywhere)."""
+
+
+@dataclass(frozen=True)
+class FileLoad:
+    """What happened to one landing file in one ingestion run."""
+
+    source: str
+    file_name: str
+    status: str  # loaded | skipped | refused
+    rows: int = 0
+    checksum: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class RowIssue:
+    """A value that will not type-check: the row loads, staging quarantines it."""
+
+    path: str
+    row_number: int
+    column: str
+    value: str
+    expected: str
+    more_rows: int = 0
+
+    def __str__(self) -> str:
+        more = (
+            f" (and {self.more_rows} more rows in this file)" if self.more_rows else ""
+        )
+        return (
+            f"{self.path} row {self.row_number}, column {self.column}: {self.value!r} "
+            f"is not {self.expected}; the row is kept and quarantined{more}"
+        )
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one ingestion run."""
+
+    loads: list[FileLoad] = field(default_factory=list)
+    row_issues: list[RowIssue] = field(default_factory=list)
+
+    @property
+    def refused(self) -> list[FileLoad]:
+        return [load for load in self.loads if load.status == "refused"]
+
+    def rows_loaded(self, source: str | None = None) -> int:
+        return sum(
+            load.rows
+            for load in self.loads
+            if load.status == "loaded" and source in (None, load.source)
+        )
+
+    def files(self, status: str) -> int:
+        return sum(load.status == status for load in self.loads)
+
+
+class _Refusal(Exception):
+    """A file that cannot be loaded; the message is the one-line reason."""
+
+
+def ingest_landing(
+    con: duckdb.DuckDBPyConnection,
+    landing: Path,
+    progress: Callable[[str], None] | None = None,
+) -> IngestReport:
+    """Load every new file under ``landing/<source>/`` into ``raw.<source>``.
+
+    Parameters
+    ----------
+    con
+        An open connection to the warehouse.
+    landing
+        The landing folder, one sub-folder per source of the contract.
+    progress
+        Called with a short line per file, for command-line progress.
+
+    Returns
+    -------
+    IngestReport
+        Per file: loaded, skipped (loaded before) or refused (with the reason).
+    """
+    landing = Path(landing)
+    if not landing.is_dir():
+        raise IngestError(
+            f"landing folder {landing} does not exist: create it with one sub-folder "
+            "per source (at least orders/), or run `mailroom generate`"
+        )
+    ensure_raw_tables(con)
+    report = IngestReport()
+    for source in SOURCES.values():
+        for path in _landing_files(landing / source.name):
+            load = _load_file(con, source, path, landing, report)
+            report.loads.append(load)
+            if progress and load.status != "skipped":
+                progress(
+                    f"{load.status} {source.name}/{path.name} ({load.rows:,} rows)"
+                )
+    _require_orders(con, landing)
+    return report
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw schema, the ledger and one table per source with its columns.
+
+    Every source gets its table even before any file arrives, so that dbt can build
+    when only ``orders`` is delivered.
+    """
+    con.execute(f"create schema if not exists {RAW_SCHEMA}")
+    con.execute(
+        f"""
+        create table if not exists {RAW_SCHEMA}.{LEDGER} (
+            source varchar, file_name varchar, checksum varchar, status varchar,
+            row_count bigint, message varchar, loaded_at timestamp
+        )
+        """
+    )
+    for source in SOURCES.values():
+        columns = [f'"{name}" varchar' for name in source.column_names]
+        columns += [f"{name} {type_}" for name, type_ in METADATA_COLUMNS.items()]
+        con.execute(
+            f"create table if not exists {RAW_SCHEMA}.{source.name} "
+            f"({', '.join(columns)})"
+        )
+
+
+def _landing_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(
+        (
+            path
+            for path in folder.iterdir()
+            if path.is_file() and not path.name.startswith(".")
+        ),
+        key=lambda path: path.name,
+    )
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    path: Path,
+    landing: Path,
+    report: IngestReport,
+) -> FileLoad:
+    display = f"{path.relative_to(landing)}"
+    checksum = _sha256(path)
+    previous = con.execute(
+        f"select checksum from {RAW_SCHEMA}.{LEDGER} "
+        "where source = ? and file_name = ? and status = 'loaded'",
+        [source.name, path.name],
+    ).fetchone()
+    if previous and previous[0] == checksum:
+        return FileLoad(source.name, path.name, "skipped", checksum=checksum)
+    try:
+        if previous:
+            raise _Refusal(
+                f"{display}: a file of this name was loaded before with other content; "
+                "to add new data, deliver it under a new file name"
+            )
+        rows = _insert_file(con, source, path, display, checksum)
+    except _Refusal as refusal:
+        load = FileLoad(source.name, path.name, "refused", 0, checksum, str(refusal))
+    else:
+        load = FileLoad(source.name, path.name, "loaded", rows, checksum)
+        report.row_issues.extend(_row_issues(con, source, checksum, display))
+    _record(con, load)
+    return load
+
+
+def _insert_file(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    path: Path,
+    display: str,
+    checksum: str,
+) -> int:
+    """Insert all rows of one file in one transaction; refuse the file on any error."""
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    table = f"{RAW_SCHEMA}.{source.name}"
+    rows = 0
+    con.begin()
+    try:
+        known = {
+            row[0]
+            for row in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = ? and table_name = ?",
+                [RAW_SCHEMA, source.name],
+            ).fetchall()
+        }
+        for batch in _read_batches(path, source, display):
+            for name in batch.schema.names:
+                if name not in known:
+                    con.execute(f'alter table {table} add column "{name}" varchar')
+                    known.add(name)
+            count = batch.num_rows
+            batch = batch.append_column(
+                "_row_number", pa.array(range(rows + 1, rows + count + 1), pa.int64())
+            )
+            rows += count
+            batch = batch.append_column("_file_name", pa.array([path.name] * count))
+            batch = batch.append_column("_file_checksum", pa.array([checksum] * count))
+            batch = batch.append_column(
+                "_loaded_at", pa.array([loaded_at] * count, pa.timestamp("us"))
+            )
+            con.register("_landing_batch", pa.Table.from_batches([batch]))
+            con.execute(f"insert into {table} by name select * from _landing_batch")
+            con.unregister("_landing_batch")
+        con.commit()
+    except _Refusal:
+        con.rollback()
+        raise
+    except (pa.ArrowException, duckdb.Error, UnicodeDecodeError, OSError) as error:
+        con.rollback()
+        detail = (
+            str(error).strip().splitlines()[0]
+            if str(error).strip()
+            else type(error).__name__
+        )
+        raise _Refusal(
+            f"{display}: cannot be read ({detail}); fix the file and deliver it again"
+        ) from error
+    return rows
+
+
+def _read_batches(path: Path, source: Source, display: str) -> Iterator[pa.RecordBatch]:
+    """Yield the file's rows as record batches of text columns with lower-case names."""
+    suffix = path.suffix.lower()
+    if suffix not in FILE_SUFFIXES:
+        raise _Refusal(
+            f"{display}: unsupported file type {suffix or '(none)'}; "
+            f"deliver {', '.join(FILE_SUFFIXES)} files"
+        )
+    if suffix == ".csv":
+        header = _csv_header(path, display)
+        _check_columns(header, source, display)
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(
+                column_names=header, skip_rows=1, block_size=1 << 24
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in header}
+            ),
+        )
+        yield from reader
+        return
+    if suffix == ".parquet":
+        parquet = pq.ParquetFile(path)
+        names = _lower_names(parquet.schema_arrow.names, display)
+        _check_columns(names, source, display)
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+            yield _as_text(batch, names, display)
+        return
+    reader = pa_json.open_json(path)
+    names = _lower_names(reader.schema.names, display)
+    _check_columns(names, source, display)
+    for batch in reader:
+        yield _as_text(batch, names, display)
+
+
+def _csv_header(path: Path, display: str) -> list[str]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        try:
+            header = next(csv.reader(handle), None)
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise _Refusal(
+                f"{display}: cannot read the header row ({error})"
+            ) from error
+    if not header:
+        raise _Refusal(f"{display}: the file is empty; a header row is required")
+    return _lower_names(header, display)
+
+
+def _lower_names(names: list[str], display: str) -> list[str]:
+    lowered = [name.strip().lower() for name in names]
+    duplicates = sorted({name for name in lowered if lowered.count(name) > 1})
+    if duplicates:
+        raise _Refusal(
+            f"{display}: column {duplicates[0]!r} appears more than once "
+            "(column names are case-insensitive); keep one"
+        )
+    if "" in lowered:
+        position = lowered.index("") + 1
+        raise _Refusal(f"{display}: column {position} of the header has no name")
+    reserved = [name for name in lowered if name in METADATA_COLUMNS]
+    if reserved:
+        raise _Refusal(
+            f"{display}: column {reserved[0]!r} is reserved for load metadata"
+        )
+    return lowered
+
+
+def _check_columns(names: list[str], source: Source, display: str) -> None:
+    missing = source.missing_columns(set(names))
+    if missing:
+        raise _Refusal(
+            f"{display} row 1 (header): missing required column {missing[0]!r}; "
+            f"the {source.name} source needs {', '.join(_required_names(source))} "
+            f"(found: {', '.join(names)})"
+        )
+
+
+def _required_names(source: Source) -> list[str]:
+    names = [column.name for column in source.required]
+    names += [" or ".join(c.name for c in group) for group in source.one_of]
+    return names
+
+
+def _as_text(batch: pa.RecordBatch, names: list[str], display: str) -> pa.RecordBatch:
+    columns = []
+    for name, column in zip(names, batch.columns, strict=True):
+        if pa.types.is_nested(column.type):
+            raise _Refusal(
+                f"{display}: column {name!r} holds nested values; deliver plain values"
+            )
+        if pa.types.is_timestamp(column.type):
+            column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")
+        columns.append(
+            column if pa.types.is_string(column.type) else column.cast(pa.string())
+        )
+    return pa.RecordBatch.from_arrays(columns, names=names)
+
+
+def _row_issues(
+    con: duckdb.DuckDBPyConnection, source: Source, checksum: str, display: str
+) -> list[RowIssue]:
+    """First offending row per typed column of a just-loaded file, in one scan."""
+    typed = [column for column in source.columns if column.type in TYPE_CHECKS]
+    if not typed:
+        return []
+    selects = []
+    for column in typed:
+        cast, _ = TYPE_CHECKS[column.type]
+        value = f"nullif(trim(\"{column.name}\"), '')"
+        bad = f"{value} is not null and {cast.format(col=value)} is null"
+        selects += [
+            f"count(*) filter (where {bad})",
+            f"min(_row_number) filter (where {bad})",
+            f'arg_min("{column.name}", _row_number) filter (where {bad})',
+        ]
+    row = con.execute(
+        f"select {', '.join(selects)} from {RAW_SCHEMA}.{source.name} "
+        "where _file_checksum = ?",
+        [checksum],
+    ).fetchone()
+    issues = []
+    for index, column in enumerate(typed):
+        count, first_row, value = row[3 * index : 3 * index + 3]
+        if count:
+            issues.append(
+                RowIssue(
+                    display,
+                    first_row,
+                    column.name,
+                    value,
+                    TYPE_CHECKS[column.type][1],
+                    count - 1,
+                )
+            )
+    return issues
+
+
+def _record(con: duckdb.DuckDBPyConnection, load: FileLoad) -> None:
+    """Keep one ledger row per loaded file and the latest refusal of a refused one."""
+    con.execute(
+        f"delete from {RAW_SCHEMA}.{LEDGER} "
+        "where source = ? and file_name = ? and status = 'refused'",
+        [load.source, load.file_name],
+    )
+    con.execute(
+        f"insert into {RAW_SCHEMA}.{LEDGER} values (?, ?, ?, ?, ?, ?, ?)",
+        [
+            load.source,
+            load.file_name,
+            load.checksum,
+            load.status,
+            load.rows,
+            load.message,
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
+    )
+
+
+def _require_orders(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
+    count = con.execute(f"select count(*) from {RAW_SCHEMA}.orders").fetchone()[0]
+    if not count:
+        raise IngestError(
+            "no orders have been loaded: put at least one .csv, .parquet or .jsonl "
+            "file with order_id, customer_id or email, ordered_at and total_amount "
+            f"in {landing / 'orders'}"
+        )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,97 @@
+"""Where Mailroom keeps its data, and the date it runs as of.
+
+One typed settings object, read from flags or environment variables and validated at
+the edge. ``MAILROOM_HOME`` is the data folder; the landing folder, the DuckDB file and
+the outbox live inside it unless set one by one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+DEFAULT_HOME = Path(".mailroom")
+
+ENV_HOME = "MAILROOM_HOME"
+ENV_LANDING = "MAILROOM_LANDING"
+ENV_WAREHOUSE = "MAILROOM_WAREHOUSE"
+ENV_OUTBOX = "MAILROOM_OUTBOX"
+ENV_AS_OF = "MAILROOM_AS_OF"
+
+
+class SettingsError(ValueError):
+    """A path or date setting that cannot be used; the message says what to fix."""
+
+
+def parse_as_of(value: str | date | None) -> date:
+    """Parse an as-of date given as ``YYYY-MM-DD``; ``None`` or empty means today (UTC).
+
+    The pipeline sees everything strictly before midnight UTC that starts the as-of day.
+    """
+    if value is None or value == "":
+        return datetime.now(UTC).date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise SettingsError(
+            f"as-of date {value!r} is not a date: write it as YYYY-MM-DD, "
+            "for example --as-of 2011-12-11"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved, absolute paths and the as-of date of one Mailroom run."""
+
+    home: Path
+    landing: Path
+    warehouse: Path
+    outbox: Path
+    as_of: date
+
+    @classmethod
+    def load(
+        cls,
+        home: str | Path | None = None,
+        landing: str | Path | None = None,
+        warehouse: str | Path | None = None,
+        outbox: str | Path | None = None,
+        as_of: str | date | None = None,
+    ) -> Settings:
+        """Settings from arguments, else environment variables, else defaults."""
+        env = os.environ
+        home_path = _absolute(home or env.get(ENV_HOME) or DEFAULT_HOME)
+        return cls(
+            home=home_path,
+            landing=_absolute(landing or env.get(ENV_LANDING) or home_path / "landing"),
+            warehouse=_absolute(
+                warehouse or env.get(ENV_WAREHOUSE) or home_path / "warehouse.duckdb"
+            ),
+            outbox=_absolute(outbox or env.get(ENV_OUTBOX) or home_path / "outbox"),
+            as_of=parse_as_of(as_of if as_of is not None else env.get(ENV_AS_OF)),
+        )
+
+    def with_as_of(self, as_of: str | date | None) -> Settings:
+        return replace(self, as_of=parse_as_of(as_of))
+
+    def as_env(self) -> dict[str, str]:
+        """The environment variables that hand these settings to dbt and Dagster."""
+        return {
+            ENV_HOME: str(self.home),
+            ENV_LANDING: str(self.landing),
+            ENV_WAREHOUSE: str(self.warehouse),
+            ENV_OUTBOX: str(self.outbox),
+            ENV_AS_OF: self.as_of.isoformat(),
+        }
+
+    def export(self) -> None:
+        """Put these settings into this process's environment (for dbt and Dagster)."""
+        os.environ.update(self.as_env())
+
+
+def _absolute(path: str | Path) -> Path:
+    return Path(path).expanduser().resolve()
