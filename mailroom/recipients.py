@@ -1,0 +1,77 @@
+"""Read recipients and their product picks from the warehouse, in batches, and check
+an outbox against the consent ledger independently of the marts that chose it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import duckdb
+
+RECIPIENTS = "marts.personalization"
+PICKS = "marts.personalization_product_picks"
+CONSENT_STATE = "intermediate.int_email_consent_state"
+
+
+def iter_recipient_batches(
+    con: duckdb.DuckDBPyConnection, batch_size: int = 50_000
+) -> Iterator[tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]]:
+    """Yield (recipients, picks by customer id) a batch at a time, by customer id.
+
+    Memory stays bounded by the batch size whatever the audience size.
+    """
+    last_id = ""
+    while True:
+        recipients = _records(
+            con.execute(
+                f"select * from {RECIPIENTS} where customer_id > ? "
+                "order by customer_id limit ?",
+                [last_id, batch_size],
+            )
+        )
+        if not recipients:
+            return
+        first_id, last_id = recipients[0]["customer_id"], recipients[-1]["customer_id"]
+        picks: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for pick in _records(
+            con.execute(
+                f"select * from {PICKS} where customer_id between ? and ? "
+                "order by customer_id, pick_rank",
+                [first_id, last_id],
+            )
+        ):
+            picks[pick["customer_id"]].append(pick)
+        yield recipients, dict(picks)
+
+
+def emails_without_consent(
+    con: duckdb.DuckDBPyConnection, emails: Iterable[str]
+) -> list[str]:
+    """The emails, among ``emails``, that the consent ledger does not allow mailing:
+    no opt-in as the latest word, or a bounce or complaint on record."""
+    emails = list(emails)
+    if not emails:
+        return []
+    con.execute("create or replace temporary table _outbox_emails (email varchar)")
+    con.executemany("insert into _outbox_emails values (?)", [[e] for e in emails])
+    rows = con.execute(
+        f"""
+        select outbox.email
+        from _outbox_emails as outbox
+        left join {CONSENT_STATE} as consent
+            on lower(trim(outbox.email)) = consent.email
+        where
+            consent.email is null
+            or consent.consent_status != 'opted_in'
+            or consent.is_suppressed
+        order by outbox.email
+        """
+    ).fetchall()
+    con.execute("drop table _outbox_emails")
+    return [row[0] for row in rows]
+
+
+def _records(result: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    columns = [column[0] for column in result.description]
+    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]

@@ -1,0 +1,187 @@
+"""The `mailroom` command: generate demo data, run the pipeline, open the UI.
+
+Paths come from flags or environment variables (MAILROOM_HOME, MAILROOM_LANDING,
+MAILROOM_WAREHOUSE, MAILROOM_OUTBOX, MAILROOM_AS_OF); see `mailroom --help`.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from mailroom.settings import Settings, SettingsError
+
+DEMO_AS_OF = "2026-11-01"
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.command(args)
+    except (SettingsError, FileNotFoundError, ValueError) as error:
+        print(f"mailroom: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailroom",
+        description="Warehouse-native email personalization: land, model, predict, "
+        "render.",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, handler, help_: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_, description=help_)
+        sub.set_defaults(command=handler)
+        sub.add_argument(
+            "--home", help="data folder (default: $MAILROOM_HOME or ./.mailroom)"
+        )
+        return sub
+
+    demo = command("demo", _demo, "generate demo data and run the whole pipeline")
+    _simulation_flags(demo)
+
+    generate = command("generate", _generate, "write demo landing files")
+    _simulation_flags(generate)
+
+    run = command("run", _run, "load the landing folder and run the whole pipeline")
+    run.add_argument("--landing", help="landing folder (default: HOME/landing)")
+    run.add_argument("--warehouse", help="DuckDB file (default: HOME/warehouse.duckdb)")
+    run.add_argument("--outbox", help="outbox folder (default: HOME/outbox)")
+    run.add_argument("--as-of", help="run as of this date, YYYY-MM-DD (default: today)")
+
+    ui = command("ui", _ui, "open the Dagster UI on this project")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--host", default="127.0.0.1")
+    return parser
+
+
+def _simulation_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--customers", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--as-of",
+        default=DEMO_AS_OF,
+        help=f"last day of simulated history + 1 (default: {DEMO_AS_OF})",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing demo landing files and warehouse",
+    )
+
+
+def _generate(args: argparse.Namespace) -> int:
+    settings = Settings.load(home=args.home, as_of=args.as_of)
+    _simulate(settings, args)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    settings = Settings.load(home=args.home, as_of=args.as_of)
+    if args.overwrite or not settings.landing.exists():
+        for path in (settings.warehouse, settings.outbox, settings.home / "dagster"):
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        _simulate(settings, args)
+    else:
+        print(f"using the demo data already in {settings.landing} (--overwrite: new)")
+    return _run_pipeline(settings)
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = Settings.load(
+        home=args.home,
+        landing=args.landing,
+        warehouse=args.warehouse,
+        outbox=args.outbox,
+        as_of=args.as_of,
+    )
+    return _run_pipeline(settings)
+
+
+def _simulate(settings: Settings, args: argparse.Namespace) -> None:
+    from mailroom.simulator import generate
+
+    started = time.perf_counter()
+    print(
+        f"generating {args.customers:,} customers (seed {args.seed}) "
+        f"into {settings.landing} ..."
+    )
+    summary = generate(
+        settings.home,
+        customers=args.customers,
+        seed=args.seed,
+        as_of=date.fromisoformat(args.as_of),
+        overwrite=args.overwrite,
+        progress=lambda line: print(f"  {line}", flush=True),
+    )
+    rows = sum(summary.row_counts.values())
+    print(f"  {rows:,} rows in {time.perf_counter() - started:.1f} s")
+
+
+def _run_pipeline(settings: Settings) -> int:
+    from mailroom.summary import print_summary
+    from orchestration.pipeline import STAGES, StageFailed, run_stages
+
+    log_path = settings.home / "logs" / "pipeline.log"
+    print(f"running the pipeline as of {settings.as_of} (log: {log_path})")
+    started = time.perf_counter()
+
+    def announce(index: int, stage) -> None:
+        print(
+            f"  [{index}/{len(STAGES)}] {stage.name}: {stage.description} ...",
+            flush=True,
+        )
+
+    try:
+        for result in run_stages(settings, on_start=announce, log_path=log_path):
+            print(f"        done in {result.seconds:.1f} s", flush=True)
+    except StageFailed as failure:
+        print(f"mailroom: {failure}", file=sys.stderr)
+        print(f"mailroom: details in {log_path}", file=sys.stderr)
+        return 1
+    print(f"finished in {time.perf_counter() - started:.1f} s\n")
+    print_summary(settings)
+    return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from orchestration.pipeline import prepare_dagster_home
+
+    settings = Settings.load(home=args.home)
+    settings.export()
+    prepare_dagster_home(settings)
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [
+        str(dagster),
+        "dev",
+        "-m",
+        "orchestration.definitions",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
+    print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl+C stops it)")
+    os.chdir(REPOSITORY_ROOT)
+    # Default signal handling, so that Ctrl+C and SIGTERM stop `dagster dev`.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.execv(command[0], command)
+    return 0  # pragma: no cover - execv does not return
+
+
+if __name__ == "__main__":
+    sys.exit(main())

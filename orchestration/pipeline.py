@@ -1,0 +1,139 @@
+"""Run the asset graph stage by stage from Python (the `mailroom` command, benchmarks).
+
+Each stage is one Dagster run on the instance in MAILROOM_HOME/dagster, so the runs
+the command line starts show up in the UI like any other.
+"""
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import AssetKey, AssetSelection, DagsterInstance
+
+from mailroom.settings import Settings
+from orchestration.assets.dbt import mailroom_dbt_models, mailroom_dbt_personalization
+from orchestration.assets.emails import email_payloads
+from orchestration.definitions import defs
+from orchestration.project import INGESTION_GROUP, ML_GROUP
+
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+# Runs that open the warehouse share one pool slot: DuckDB admits one process.
+DAGSTER_YAML = """\
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    description: str
+    selection: AssetSelection
+
+
+STAGES = (
+    Stage("ingest", "load new landing files", AssetSelection.groups(INGESTION_GROUP)),
+    Stage(
+        "dbt",
+        "stage, quarantine, resolve people, build marts and run dbt tests",
+        AssetSelection.assets(mailroom_dbt_models),
+    ),
+    Stage("ml", "cluster customers", AssetSelection.groups(ML_GROUP)),
+    Stage(
+        "personalize",
+        "build the personalization marts",
+        AssetSelection.assets(mailroom_dbt_personalization),
+    ),
+    Stage(
+        "render",
+        "render payloads into the outbox",
+        AssetSelection.assets(email_payloads),
+    ),
+)
+
+
+class StageFailed(RuntimeError):
+    """A stage's Dagster run failed; the message names the stage and the step."""
+
+
+@dataclass(frozen=True)
+class StageResult:
+    stage: Stage
+    seconds: float
+    run_id: str
+
+
+def prepare_dagster_home(settings: Settings) -> Path:
+    """Point DAGSTER_HOME at MAILROOM_HOME/dagster, creating it with pool limits."""
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster")
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def run_stages(
+    settings: Settings,
+    stages: tuple[Stage, ...] = STAGES,
+    on_start: Callable[[int, Stage], None] | None = None,
+    log_path: Path | None = None,
+) -> Iterator[StageResult]:
+    """Materialize each stage's assets in turn, yielding timings as they finish.
+
+    With ``log_path``, what the steps print (dbt's log, for one) goes to that file
+    instead of the terminal.
+    """
+    settings.export()
+    prepare_dagster_home(settings)
+    job = defs.resolve_job_def("full_refresh")
+    graph = defs.resolve_asset_graph()
+    with DagsterInstance.get() as instance:
+        for index, stage in enumerate(stages, start=1):
+            if on_start:
+                on_start(index, stage)
+            keys: set[AssetKey] = stage.selection.resolve(graph)
+            started = time.perf_counter()
+            with _output_to(log_path):
+                result = job.execute_in_process(
+                    instance=instance,
+                    asset_selection=sorted(keys, key=lambda key: key.to_user_string()),
+                    run_config=QUIET_LOGS,
+                    raise_on_error=False,
+                )
+            if not result.success:
+                raise StageFailed(_failure_message(stage, result))
+            yield StageResult(stage, time.perf_counter() - started, result.run_id)
+
+
+@contextmanager
+def _output_to(log_path: Path | None) -> Iterator[None]:
+    if log_path is None:
+        yield
+        return
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a") as log, redirect_stdout(log), redirect_stderr(log):
+        yield
+
+
+def _failure_message(stage: Stage, result: object) -> str:
+    lines = [f"stage {stage.name!r} failed (Dagster run {result.run_id})"]
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            cause = error.cause or error
+            lines.append(f"{event.step_key}: {cause.message.strip()}")
+        elif event.asset_check_evaluation and not event.asset_check_evaluation.passed:
+            check = event.asset_check_evaluation
+            lines.append(
+                f"check failed: {check.asset_key.to_user_string()} {check.check_name}"
+            )
+    return "\n".join(lines)
