@@ -41,7 +41,7 @@ ledger_events as (
 
     select
         coalesce(ledger.email, crm_contacts.email) as email,
-        ledger.consent_status as consent_status,
+        ledger.consent_status,
         'consent_ledger' as evidence,
         ledger.captured_at as occurred_at
     from ledger

@@ -28,7 +28,7 @@ ranked as (
         *,
         row_number() over (
             partition by customer_id
-            order by category_spend desc, last_bought_at desc, category
+            order by category_spend desc, last_bought_at desc, category asc
         ) as category_rank
     from by_category
 

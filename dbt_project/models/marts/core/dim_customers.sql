@@ -60,7 +60,7 @@ emails_ranked as (
             partition by identifiers.customer_id
             order by
                 record_identifiers.seen_at desc nulls last,
-                record_identifiers.id_value
+                record_identifiers.id_value asc
         ) as email_rank
     from record_identifiers
     inner join identifiers
@@ -71,7 +71,8 @@ emails_ranked as (
 
 best_email as (
 
-    select customer_id, email from emails_ranked where email_rank = 1
+    select customer_id, email from emails_ranked
+    where email_rank = 1
 
 ),
 
@@ -115,7 +116,7 @@ profiles_ranked as (
             partition by customer_id
             order by
                 case when first_name is not null then 0 else 1 end,
-                source_priority,
+                source_priority asc,
                 updated_at desc nulls last
         ) as profile_rank
     from profiles
@@ -124,7 +125,8 @@ profiles_ranked as (
 
 best_profile as (
 
-    select * from profiles_ranked where profile_rank = 1
+    select * from profiles_ranked
+    where profile_rank = 1
 
 ),
 

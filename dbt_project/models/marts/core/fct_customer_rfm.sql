@@ -96,8 +96,9 @@ scored as (
         end as r_score,
         case
             {% for score in range(1, 5) %}
-            when frequency_ranked.frequency_rank
-                <= 1 + (cut_points.buyer_count - 1) * {{ score / 5 }} then {{ score }}
+                when
+                    frequency_ranked.frequency_rank
+                    <= 1 + (cut_points.buyer_count - 1) * {{ score / 5 }} then {{ score }}
             {% endfor %}
             else 5
         end as f_score,

@@ -27,7 +27,8 @@ candidate_depth as (
 
     select max(lifetime_products) + {{ var('product_picks_per_recipient') }} as depth
     from (
-        select count(*) as lifetime_products from bought group by customer_id
+        select count(*) as lifetime_products from bought
+        group by customer_id
     ) as per_customer
 
 ),

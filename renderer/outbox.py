@@ -1,0 +1,350 @@
+"""Write rendered payloads to the outbox, atomically, and read them back verified.
+
+A run lives in ``<outbox_root>/<run_id>/``:
+
+- ``payloads.jsonl``: one payload per line, UTF-8 JSON with sorted keys;
+- ``manifest.json``: run id, creation time, payload count, counts per segment, the
+  SHA-256 and byte size of ``payloads.jsonl``, and the caller's metadata.
+
+Both files are written into a hidden temporary sibling directory that is renamed to
+``<run_id>`` only once everything is on disk, so a failure (or a crash) never leaves a
+partial run folder. ``<outbox_root>/LATEST`` then names the newest complete run.
+Payloads are streamed: memory use does not grow with the number of payloads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+PAYLOADS_FILE = "payloads.jsonl"
+MANIFEST_FILE = "manifest.json"
+LATEST_FILE = "LATEST"
+FORMAT_VERSION = 1
+NO_SEGMENT = "(none)"
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_CHUNK = 1 << 20
+
+
+class OutboxError(Exception):
+    """Base class for outbox errors."""
+
+
+class RunExistsError(OutboxError, FileExistsError):
+    """The run folder exists already; runs are never overwritten."""
+
+
+class OutboxIntegrityError(OutboxError, ValueError):
+    """A run's files do not match its manifest (checksum, size or count)."""
+
+
+@dataclass(frozen=True)
+class OutboxManifest:
+    """What ``manifest.json`` records about one run.
+
+    Attributes
+    ----------
+    run_id
+        The run's folder name.
+    created_at
+        ISO 8601 timestamp, from ``metadata["created_at"]`` or the time of writing.
+    payload_count
+        Number of lines in ``payloads.jsonl``.
+    segment_counts
+        Payloads per ``segment`` value (``"(none)"`` when a payload has none).
+    payloads_sha256, payloads_bytes
+        Checksum and size of ``payloads.jsonl``.
+    metadata
+        The caller's metadata, as given.
+    format_version
+        Version of this layout.
+    """
+
+    run_id: str
+    created_at: str
+    payload_count: int
+    segment_counts: dict[str, int]
+    payloads_sha256: str
+    payloads_bytes: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest as written to ``manifest.json``."""
+        return {"payloads_file": PAYLOADS_FILE, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OutboxManifest:
+        """Build a manifest from the contents of ``manifest.json``."""
+        try:
+            return cls(
+                run_id=data["run_id"],
+                created_at=data["created_at"],
+                payload_count=int(data["payload_count"]),
+                segment_counts=dict(data["segment_counts"]),
+                payloads_sha256=data["payloads_sha256"],
+                payloads_bytes=int(data["payloads_bytes"]),
+                metadata=dict(data.get("metadata") or {}),
+                format_version=int(data.get("format_version", FORMAT_VERSION)),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise OutboxIntegrityError(f"invalid manifest: {error!r}") from error
+
+
+def json_default(value: object) -> object:
+    """Serialise what ``json`` cannot: Decimals as exact strings, dates as ISO 8601.
+
+    Raises
+    ------
+    TypeError
+        For any other type, naming it.
+    """
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__} to JSON: {value!r}")
+
+
+def dumps(value: object) -> str:
+    """Serialise one payload or manifest: sorted keys, UTF-8 text, no NaN."""
+    return json.dumps(
+        value,
+        sort_keys=True,
+        ensure_ascii=False,
+        allow_nan=False,
+        separators=(",", ":"),
+        default=json_default,
+    )
+
+
+def validate_run_id(run_id: str) -> str:
+    """Return ``run_id`` if it is a safe folder name, else raise ``ValueError``."""
+    if (
+        not isinstance(run_id, str)
+        or not _RUN_ID.fullmatch(run_id)
+        or run_id == LATEST_FILE
+    ):
+        raise ValueError(
+            f"invalid run_id {run_id!r}: use 1-128 letters, digits, '.', '_' or '-', "
+            f"starting with a letter or digit (and not {LATEST_FILE!r})"
+        )
+    return run_id
+
+
+def write_outbox(
+    payloads: Iterable[Mapping[str, Any]],
+    outbox_root: Path,
+    run_id: str,
+    metadata: Mapping[str, Any] | None = None,
+) -> OutboxManifest:
+    """Write payloads to ``outbox_root/run_id/`` atomically and point LATEST at it.
+
+    Parameters
+    ----------
+    payloads
+        Payload dicts (e.g. from :func:`renderer.render.render_many`), consumed one at
+        a time and never held in memory together.
+    outbox_root
+        The outbox folder; created if missing.
+    run_id
+        Name of the run folder: letters, digits, ``.``, ``_``, ``-``.
+    metadata
+        JSON-serialisable facts to record in the manifest. A ``created_at`` entry (str
+        or datetime) sets the manifest's ``created_at``.
+
+    Returns
+    -------
+    OutboxManifest
+        What was written to ``manifest.json``.
+
+    Raises
+    ------
+    RunExistsError
+        If ``outbox_root/run_id`` exists already (before or at the end of writing).
+    ValueError
+        If ``run_id`` is not a safe folder name.
+    TypeError, ValueError
+        If a payload is not JSON-serialisable; nothing is left behind.
+    """
+    validate_run_id(run_id)
+    root = Path(outbox_root)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / run_id
+    if final.exists():
+        raise RunExistsError(f"outbox run {run_id!r} exists already at {final}")
+    metadata = dict(metadata or {})
+    created_at = metadata.get("created_at") or dt.datetime.now(dt.UTC)
+    if isinstance(created_at, dt.datetime | dt.date):
+        created_at = created_at.isoformat()
+    metadata = json.loads(dumps(metadata))  # fail early, freeze a copy
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.", suffix=".tmp", dir=root))
+    try:
+        digest = hashlib.sha256()
+        segments: Counter[str] = Counter()
+        size = 0
+        count = 0
+        with open(staging / PAYLOADS_FILE, "wb") as out:
+            for payload in payloads:
+                line = (dumps(payload) + "\n").encode("utf-8")
+                out.write(line)
+                digest.update(line)
+                size += len(line)
+                count += 1
+                segment = payload.get("segment")
+                segments[NO_SEGMENT if segment is None else str(segment)] += 1
+            out.flush()
+            os.fsync(out.fileno())
+        manifest = OutboxManifest(
+            run_id=run_id,
+            created_at=str(created_at),
+            payload_count=count,
+            segment_counts=dict(sorted(segments.items())),
+            payloads_sha256=digest.hexdigest(),
+            payloads_bytes=size,
+            metadata=metadata,
+        )
+        _write_durably(staging / MANIFEST_FILE, dumps(manifest.to_dict()) + "\n")
+        if final.exists():
+            raise RunExistsError(f"outbox run {run_id!r} appeared at {final} meanwhile")
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _fsync_dir(root)
+    _replace_text(root / LATEST_FILE, run_id + "\n")
+    return manifest
+
+
+def latest_run_id(outbox_root: Path) -> str:
+    """The run id named by ``outbox_root/LATEST``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If no run has been written yet.
+    """
+    path = Path(outbox_root) / LATEST_FILE
+    try:
+        return validate_run_id(path.read_text(encoding="utf-8").strip())
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"no {LATEST_FILE} in {outbox_root}: no outbox run has been written"
+        ) from None
+
+
+def read_outbox(
+    outbox_root: Path, run_id: str | None = None
+) -> tuple[OutboxManifest, Iterator[dict[str, Any]]]:
+    """Read a run's manifest and stream its payloads, after verifying the checksum.
+
+    Parameters
+    ----------
+    outbox_root
+        The outbox folder.
+    run_id
+        The run to read; ``None`` reads the one named in ``LATEST``.
+
+    Returns
+    -------
+    tuple of (OutboxManifest, iterator of dict)
+        The manifest and a lazy iterator over the payloads. Decimals and datetimes
+        come back as the strings they were written as.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the run (or ``LATEST``) does not exist.
+    OutboxIntegrityError
+        If ``payloads.jsonl`` does not match the manifest's size or SHA-256 (checked
+        before returning), or its line count (checked when the iterator ends).
+    """
+    root = Path(outbox_root)
+    run_id = latest_run_id(root) if run_id is None else validate_run_id(run_id)
+    folder = root / run_id
+    try:
+        raw = (folder / MANIFEST_FILE).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"outbox run {run_id!r} not found in {root}") from None
+    manifest = OutboxManifest.from_dict(json.loads(raw))
+    payloads_path = folder / PAYLOADS_FILE
+
+    digest = hashlib.sha256()
+    size = 0
+    with open(payloads_path, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    if (
+        size != manifest.payloads_bytes
+        or digest.hexdigest() != manifest.payloads_sha256
+    ):
+        raise OutboxIntegrityError(
+            f"{payloads_path} does not match its manifest: {size} bytes with sha256 "
+            f"{digest.hexdigest()}, expected {manifest.payloads_bytes} bytes with "
+            f"sha256 {manifest.payloads_sha256}"
+        )
+    return manifest, _iter_payloads(payloads_path, manifest.payload_count)
+
+
+def _iter_payloads(path: Path, expected: int) -> Iterator[dict[str, Any]]:
+    count = 0
+    with open(path, "rb") as stream:
+        for line in stream:  # splits on b"\n" only, never on U+2028
+            count += 1
+            yield json.loads(line)
+    if count != expected:
+        raise OutboxIntegrityError(
+            f"{path} has {count} payloads, its manifest says {expected}"
+        )
+
+
+def _write_durably(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Atomically replace ``path`` with ``text`` (temp file in the same folder)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Persist a rename in ``path`` (best effort: not every OS can open folders)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,415 @@
+"""Render one email payload (subject, preheader, HTML, text, links) per recipient.
+
+A :class:`Renderer` compiles its templates once and then renders any number of
+recipients. Input rows are plain dicts shaped like ``marts.personalization`` (one per
+recipient) and ``marts.personalization_product_picks`` (up to three per recipient).
+
+Data is never treated as template source: names, product names and URLs are only ever
+*values* in the template context, autoescaped in HTML, so ``<script>`` is shown as text
+and ``{{ 7*7 }}`` stays literal. Only absolute http(s) URLs become links or images.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import PackageLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+from renderer.links import cached_safe_url, safe_url, tag_recipient_url, tracking_id
+from renderer.segment_copy import (
+    DEFAULT_COPY,
+    DEFAULT_COPY_ID,
+    FIRST_NAME_PLACEHOLDER,
+    GREETING_ANONYMOUS,
+    GREETING_NAMED,
+    PICKS_CTA_LABEL,
+    PICKS_HEADLINE,
+    SEGMENT_COPY,
+    SegmentCopy,
+)
+from renderer.text import clean_line, format_price, quantize_money, to_decimal
+
+HTML_TEMPLATE = "email.html.j2"
+TEXT_TEMPLATE = "email.txt.j2"
+
+# Keys of a marts.personalization row that rendering reads.
+RECIPIENT_KEYS = ("customer_id", "email", "first_name", "rfm_segment")
+# Keys of a marts.personalization_product_picks row that rendering reads.
+PICK_KEYS = (
+    "pick_rank",
+    "product_id",
+    "product_name",
+    "price",
+    "currency",
+    "product_url",
+    "image_url",
+)
+
+# A first name longer than this is left out of the subject line (still greeted).
+MAX_SUBJECT_NAME_LENGTH = 40
+
+_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")
+_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+
+
+class MissingFieldError(KeyError):
+    """A recipient or pick row lacks a key the renderer needs."""
+
+    def __init__(self, row_kind: str, key: str, row_id: object = None) -> None:
+        self.row_kind = row_kind
+        self.key = key
+        where = f" (customer_id={row_id!r})" if row_id is not None else ""
+        self.message = (
+            f"{row_kind} row is missing required key {key!r}{where}; "
+            f"expected keys: {', '.join(_EXPECTED[row_kind])}"
+        )
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+_EXPECTED = {"recipient": RECIPIENT_KEYS, "pick": PICK_KEYS}
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """The campaign a batch of payloads belongs to.
+
+    Parameters
+    ----------
+    campaign_id
+        Stable id, used as ``utm_campaign`` and in the tracking id.
+    name
+        Human-readable name.
+    utm_source, utm_medium
+        Values of the ``utm_source`` and ``utm_medium`` link parameters.
+    shop_url
+        Absolute http(s) URL of the shop; segment calls to action and relative
+        product URLs are resolved against it.
+    """
+
+    campaign_id: str
+    name: str
+    utm_source: str = "mailroom"
+    utm_medium: str = "email"
+    shop_url: str = "https://shop.example.com/"
+
+    def __post_init__(self) -> None:
+        for field_name in ("campaign_id", "utm_source", "utm_medium"):
+            value = getattr(self, field_name)
+            if not isinstance(value, str) or not value or clean_line(value) != value:
+                raise ValueError(
+                    f"Campaign.{field_name} must be a non-empty single-line string "
+                    f"without surrounding spaces, got {value!r}"
+                )
+        if safe_url(self.shop_url) is None:
+            raise ValueError(
+                f"Campaign.shop_url must be an absolute http(s) URL, "
+                f"got {self.shop_url!r}"
+            )
+
+    @property
+    def utm_items(self) -> tuple[tuple[str, str], ...]:
+        """The UTM parameters every link of this campaign carries, in order."""
+        return (
+            ("utm_source", self.utm_source),
+            ("utm_medium", self.utm_medium),
+            ("utm_campaign", self.campaign_id),
+        )
+
+
+def _require(row: Mapping[str, Any], keys: Sequence[str], kind: str) -> None:
+    for key in keys:
+        if key not in row:
+            raise MissingFieldError(kind, key, row.get("customer_id"))
+
+
+def _pick_sort_key(pick: Mapping[str, Any]) -> tuple[int, str]:
+    rank = pick["pick_rank"]
+    return (rank if isinstance(rank, int) else 1_000_000, str(pick["product_id"]))
+
+
+class Renderer:
+    """Compile the email templates once, then render payloads for many recipients.
+
+    Parameters
+    ----------
+    segment_copy
+        Copy per ``rfm_segment``; defaults to
+        :data:`renderer.segment_copy.SEGMENT_COPY`.
+    default_copy
+        Copy for segments missing from ``segment_copy``.
+
+    Notes
+    -----
+    The Jinja environment is sandboxed, uses ``StrictUndefined`` (a template that
+    reads a missing variable fails loudly) and autoescapes every template except
+    ``*.txt.j2`` (plain text is not HTML). It is created and the templates compiled
+    in ``__init__``; rendering does neither.
+    """
+
+    def __init__(
+        self,
+        segment_copy: Mapping[str, SegmentCopy] | None = None,
+        default_copy: SegmentCopy = DEFAULT_COPY,
+    ) -> None:
+        self.segment_copy = dict(SEGMENT_COPY if segment_copy is None else segment_copy)
+        self.default_copy = default_copy
+        self.environment = SandboxedEnvironment(
+            loader=PackageLoader("renderer", "templates"),
+            autoescape=select_autoescape(
+                enabled_extensions=("html", "html.j2"),
+                disabled_extensions=("txt", "txt.j2"),
+                default_for_string=True,
+                default=True,
+            ),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+        self._html = self.environment.get_template(HTML_TEMPLATE)
+        self._text = self.environment.get_template(TEXT_TEMPLATE)
+
+    def copy_for(self, segment: object) -> tuple[str, SegmentCopy]:
+        """Return ``(copy_id, copy)`` for a segment, falling back to the default."""
+        if isinstance(segment, str) and segment in self.segment_copy:
+            return segment, self.segment_copy[segment]
+        return DEFAULT_COPY_ID, self.default_copy
+
+    def render(
+        self,
+        recipient: Mapping[str, Any],
+        picks: Sequence[Mapping[str, Any]],
+        campaign: Campaign,
+    ) -> dict[str, Any]:
+        """Render the payload for one recipient.
+
+        Parameters
+        ----------
+        recipient
+            A ``marts.personalization`` row; needs at least :data:`RECIPIENT_KEYS`.
+        picks
+            The recipient's ``marts.personalization_product_picks`` rows (any order;
+            sorted by ``pick_rank``). Picks without a name are skipped; picks
+            whose URL is not http(s) are shown without a link.
+        campaign
+            The campaign being rendered.
+
+        Returns
+        -------
+        dict
+            ``recipient_id``, ``email``, ``campaign_id``, ``segment``, ``subject``,
+            ``preheader``, ``blocks`` (ids of the blocks that rendered, in order),
+            ``recommendations`` (``product_id``, ``name``, ``price``, ``currency``,
+            ``url``), ``html``, ``text`` and ``content_hash``.
+
+        Raises
+        ------
+        MissingFieldError
+            If the recipient or a pick lacks a required key (the message names it).
+        ValueError
+            If ``email`` is not one address (a string with ``@`` and no spaces or
+            control characters): it ends up in a mail header.
+        """
+        _require(recipient, RECIPIENT_KEYS, "recipient")
+        customer_id = str(recipient["customer_id"])
+        email = recipient["email"]
+        if (
+            not isinstance(email, str)
+            or "@" not in email
+            or " " in email
+            or clean_line(email) != email
+        ):
+            raise ValueError(
+                f"recipient customer_id={customer_id!r} has an invalid email "
+                f"{email!r}: expected one address without spaces or line breaks"
+            )
+        first_name = clean_line(recipient["first_name"]) or None
+        segment = recipient["rfm_segment"]
+        copy_id, copy = self.copy_for(segment)
+
+        utm_items = campaign.utm_items
+        tid = tracking_id(campaign.campaign_id, customer_id)
+
+        blocks: list[dict[str, Any]] = [
+            {
+                "id": "greeting",
+                "type": "greeting",
+                "text": (
+                    GREETING_NAMED.replace(FIRST_NAME_PLACEHOLDER, first_name)
+                    if first_name
+                    else GREETING_ANONYMOUS
+                ),
+            },
+            {
+                "id": f"segment:{copy_id}",
+                "type": "segment",
+                "headline": copy.headline,
+                "body": copy.body,
+                "cta_label": copy.cta_label,
+                "cta_url": tag_recipient_url(
+                    _segment_cta_url(campaign.shop_url, copy.cta_path), utm_items, tid
+                ),
+            },
+        ]
+
+        items, recommendations = _picks(picks, campaign, tid, customer_id)
+        if items:
+            blocks.append(
+                {
+                    "id": "product_picks",
+                    "type": "product_picks",
+                    "headline": PICKS_HEADLINE,
+                    "cta_label": PICKS_CTA_LABEL,
+                    "items": items,
+                }
+            )
+
+        subject = _subject(copy, first_name)
+        preheader = clean_line(copy.preheader)
+        context = {"subject": subject, "preheader": preheader, "blocks": blocks}
+        html = self._html.render(context)
+        text = _tidy_text(self._text.render(context))
+        digest = hashlib.sha256()
+        for part in (subject, html, text):
+            digest.update(part.encode("utf-8"))
+            digest.update(b"\x00")
+        return {
+            "recipient_id": customer_id,
+            "email": email,
+            "campaign_id": campaign.campaign_id,
+            "segment": segment,
+            "subject": subject,
+            "preheader": preheader,
+            "blocks": [block["id"] for block in blocks],
+            "recommendations": recommendations,
+            "html": html,
+            "text": text,
+            "content_hash": digest.hexdigest(),
+        }
+
+    def render_many(
+        self,
+        recipients: Iterable[Mapping[str, Any]],
+        picks_by_customer: Mapping[str, Sequence[Mapping[str, Any]]],
+        campaign: Campaign,
+    ) -> Iterator[dict[str, Any]]:
+        """Lazily render a payload per recipient.
+
+        Parameters
+        ----------
+        recipients
+            ``marts.personalization`` rows, consumed one at a time.
+        picks_by_customer
+            Pick rows keyed by ``customer_id`` (as a string); recipients without an
+            entry get no picks block.
+        campaign
+            The campaign being rendered.
+
+        Yields
+        ------
+        dict
+            One payload per recipient, in input order (see :meth:`render`).
+        """
+        for recipient in recipients:
+            _require(recipient, ("customer_id",), "recipient")
+            picks = picks_by_customer.get(str(recipient["customer_id"]), ())
+            yield self.render(recipient, picks, campaign)
+
+
+@functools.lru_cache(maxsize=256)
+def _segment_cta_url(shop_url: str, path: str) -> str:
+    """The call-to-action URL: ``path`` on the shop, or the shop itself if unsafe."""
+    return safe_url(path, base_url=shop_url) or shop_url
+
+
+def _subject(copy: SegmentCopy, first_name: str | None) -> str:
+    if first_name and len(first_name) <= MAX_SUBJECT_NAME_LENGTH:
+        subject = copy.subject_named.replace(FIRST_NAME_PLACEHOLDER, first_name)
+    else:
+        subject = copy.subject
+    return clean_line(subject)
+
+
+def _picks(
+    picks: Sequence[Mapping[str, Any]],
+    campaign: Campaign,
+    tid: str,
+    customer_id: str,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Template items and payload recommendations for a recipient's picks."""
+    items: list[dict[str, Any]] = []
+    recommendations: list[dict[str, Any]] = []
+    for pick in picks:
+        for key in PICK_KEYS:
+            if key not in pick:
+                raise MissingFieldError("pick", key, customer_id)
+    for pick in sorted(picks, key=_pick_sort_key):
+        name = clean_line(pick["product_name"])
+        if not name:
+            continue
+        currency = clean_line(pick["currency"]).upper() or None
+        price = to_decimal(pick["price"])
+        if price is not None:
+            price = quantize_money(price, currency)
+        url = cached_safe_url(pick["product_url"], base_url=campaign.shop_url)
+        tagged = tag_recipient_url(url, campaign.utm_items, tid) if url else None
+        items.append(
+            {
+                "name": name,
+                "price": format_price(price, currency),
+                "url": tagged,
+                "image_url": cached_safe_url(pick["image_url"]),
+            }
+        )
+        recommendations.append(
+            {
+                "product_id": str(pick["product_id"]),
+                "name": name,
+                "price": price,
+                "currency": currency,
+                "url": tagged,
+            }
+        )
+    return items, recommendations
+
+
+def _tidy_text(text: str) -> str:
+    """Strip trailing spaces, keep at most one blank line in a row, end with one LF."""
+    text = _TRAILING_SPACE.sub("\n", text)
+    return _BLANK_LINES.sub("\n\n", text).strip() + "\n"
+
+
+@functools.cache
+def default_renderer() -> Renderer:
+    """The shared :class:`Renderer` with the default copy table (built on first use)."""
+    return Renderer()
+
+
+def render(
+    recipient: Mapping[str, Any],
+    picks: Sequence[Mapping[str, Any]],
+    campaign: Campaign,
+) -> dict[str, Any]:
+    """Render one payload with the shared renderer; see :meth:`Renderer.render`."""
+    return default_renderer().render(recipient, picks, campaign)
+
+
+def render_many(
+    recipients: Iterable[Mapping[str, Any]],
+    picks_by_customer: Mapping[str, Sequence[Mapping[str, Any]]],
+    campaign: Campaign,
+) -> Iterator[dict[str, Any]]:
+    """Render payloads lazily with the shared renderer.
+
+    See :meth:`Renderer.render_many`.
+    """
+    return default_renderer().render_many(recipients, picks_by_customer, campaign)
