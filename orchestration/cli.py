@@ -127,7 +127,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> None:
         overwrite=args.overwrite,
         progress=lambda line: print(f"  {line}", flush=True),
     )
-    rows = sum(summary.row_counts.values())
+    rows = summary.total_rows
     print(f"  {rows:,} rows in {time.perf_counter() - started:.1f} s")
 
 

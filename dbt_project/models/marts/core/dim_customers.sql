@@ -177,11 +177,12 @@ final as (
         order_summary.currency,
         order_summary.days_since_last_order,
         coalesce(consent_state.is_suppressed, false) as is_email_suppressed,
-        (
+        coalesce(
             best_email.email is not null
             and consent_state.consent_status = 'opted_in'
             and not consent_state.is_suppressed
-            and person_consent.consent_status = 'opted_in'
+            and person_consent.consent_status = 'opted_in',
+            false
         ) as is_email_sendable,
         order_summary.first_order_at,
         order_summary.last_order_at,
