@@ -47,7 +47,7 @@ def email_payloads(
         name=f"Personalized picks, {settings.as_of.isoformat()}",
     )
     renderer = Renderer()
-    run_id = f"{settings.as_of.isoformat()}_{context.run_id[:8]}"
+    run_id = f"{settings.as_of.isoformat()}_{context.run.run_id[:8]}"
     with mailroom.connect() as con:
         payloads = (
             payload
@@ -62,7 +62,7 @@ def email_payloads(
                 "created_at": datetime.now(UTC),
                 "as_of": settings.as_of.isoformat(),
                 "campaign_id": campaign.campaign_id,
-                "dagster_run_id": context.run_id,
+                "dagster_run_id": context.run.run_id,
             },
         )
     return MaterializeResult(

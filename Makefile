@@ -1,0 +1,38 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# dbt reads the warehouse path from the environment; parsing needs no real file.
+PARSE_ENV := MAILROOM_WAREHOUSE=:memory:
+
+.PHONY: setup demo test lint ui clean
+
+setup: $(VENV)/.installed target/manifest.json
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# The manifest Dagster loads the dbt assets from.
+target/manifest.json: $(VENV)/.installed dbt_project.yml $(shell find dbt_project -type f)
+	$(PARSE_ENV) $(BIN)/dbt parse --profiles-dir . --quiet
+	touch $@
+
+demo: setup
+	$(BIN)/mailroom demo
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(PARSE_ENV) $(BIN)/sqlfluff lint dbt_project/models --disable-progress-bar
+
+test: lint
+	$(BIN)/pytest
+
+ui: setup
+	$(BIN)/mailroom ui
+
+clean:
+	rm -rf $(VENV) target logs .mailroom

@@ -1,0 +1,40 @@
+"""Smoke test: the Dagster definitions load with the expected assets and checks."""
+
+from __future__ import annotations
+
+from dagster import AssetKey
+
+from orchestration.definitions import defs
+
+
+def test_every_stage_is_an_asset_in_its_group() -> None:
+    graph = defs.resolve_asset_graph()
+    groups = {key: graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    expected = {
+        AssetKey(["raw", "orders"]): "ingestion",
+        AssetKey(["staging", "stg_shop__orders"]): "staging",
+        AssetKey(["intermediate", "int_identity_components"]): "identity",
+        AssetKey(["marts", "dim_customers"]): "marts",
+        AssetKey(["marts", "fct_customer_rfm"]): "marts",
+        AssetKey(["ml", "customer_clusters"]): "ml",
+        AssetKey(["marts", "personalization"]): "emails",
+        AssetKey(["outbox", "payloads"]): "emails",
+    }
+    assert {key: groups.get(key) for key in expected} == expected
+
+
+def test_python_assets_hang_off_the_dbt_graph() -> None:
+    graph = defs.resolve_asset_graph()
+    clusters = graph.get(AssetKey(["ml", "customer_clusters"]))
+    assert AssetKey(["marts", "fct_customer_rfm"]) in clusters.parent_keys
+    personalization = graph.get(AssetKey(["marts", "personalization"]))
+    assert AssetKey(["staging", "stg_ml__customer_clusters"]) in (
+        personalization.parent_keys
+    )
+
+
+def test_dbt_tests_and_the_consent_check_are_asset_checks() -> None:
+    graph = defs.resolve_asset_graph()
+    checks = {key.name for key in graph.asset_check_keys}
+    assert "outbox_has_consent_for_every_recipient" in checks
+    assert "unique_dim_customers_customer_id" in checks
