@@ -62,8 +62,12 @@ class Settings:
         outbox: str | Path | None = None,
         as_of: str | date | None = None,
     ) -> Settings:
-        """Settings from arguments, else environment variables, else defaults."""
-        env = os.environ
+        """Settings from arguments, else environment variables, else defaults.
+
+        A ``home`` given as an argument wins over every path variable: the landing
+        folder, warehouse and outbox then live in it unless given as arguments too.
+        """
+        env = {} if home else os.environ
         home_path = _absolute(home or env.get(ENV_HOME) or DEFAULT_HOME)
         return cls(
             home=home_path,
@@ -72,7 +76,9 @@ class Settings:
                 warehouse or env.get(ENV_WAREHOUSE) or home_path / "warehouse.duckdb"
             ),
             outbox=_absolute(outbox or env.get(ENV_OUTBOX) or home_path / "outbox"),
-            as_of=parse_as_of(as_of if as_of is not None else env.get(ENV_AS_OF)),
+            as_of=parse_as_of(
+                as_of if as_of is not None else os.environ.get(ENV_AS_OF)
+            ),
         )
 
     def with_as_of(self, as_of: str | date | None) -> Settings:

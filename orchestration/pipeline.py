@@ -131,9 +131,11 @@ def _failure_message(stage: Stage, result: object) -> str:
             error = event.step_failure_data.error
             cause = error.cause or error
             lines.append(f"{event.step_key}: {cause.message.strip()}")
-        elif event.asset_check_evaluation and not event.asset_check_evaluation.passed:
-            check = event.asset_check_evaluation
-            lines.append(
-                f"check failed: {check.asset_key.to_user_string()} {check.check_name}"
-            )
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            check = event.event_specific_data
+            if not check.passed:
+                lines.append(
+                    f"check failed: {check.asset_key.to_user_string()} "
+                    f"{check.check_name}"
+                )
     return "\n".join(lines)

@@ -160,9 +160,12 @@ def test_nobody_without_consent_is_in_the_outbox(
         f"""
         select people.has_consent, count(*)
         from outbox
-        inner join {_truth(demo_run, "identifiers")} as identifiers
-            on identifiers.id_type = 'email'
-            and identifiers.normalized_value = outbox.email
+        inner join (
+            select distinct normalized_value, person_id
+            from {_truth(demo_run, "identifiers")}
+            where id_type = 'email'
+        ) as identifiers
+            on identifiers.normalized_value = outbox.email
         inner join {_truth(demo_run, "people")} as people
             on people.person_id = identifiers.person_id
         group by 1

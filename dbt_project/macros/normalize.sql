@@ -49,3 +49,16 @@
         where id_type = '{{ id_type }}'
     )
 {%- endmacro %}
+
+{#
+    A phone number as an identity key: its digits with a leading + when it had one;
+    null when fewer than 8 digits remain (extensions, placeholders).
+#}
+{% macro phone_key(column) -%}
+    case
+        when length(regexp_replace({{ column }}, '[^0-9]', '', 'g')) >= 8
+            then
+                case when trim({{ column }}) like '+%' then '+' else '' end
+                || regexp_replace({{ column }}, '[^0-9]', '', 'g')
+    end
+{%- endmacro %}

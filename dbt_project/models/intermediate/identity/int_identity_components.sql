@@ -10,13 +10,13 @@ record_identifiers as (
 
 ),
 
+-- Every identifier of a record is linked to the record's first identifier.
 edges as (
 
     select
-        min(identifier_key) as node_a,
-        max(identifier_key) as node_b
+        identifier_key as node_a,
+        min(identifier_key) over (partition by record_id) as node_b
     from record_identifiers
-    group by record_id
 
 ),
 

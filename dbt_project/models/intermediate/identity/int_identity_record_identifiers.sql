@@ -1,11 +1,15 @@
 -- One row per source record per identifier it carries: the evidence that two
 -- identifiers belong to the same person. Only records from before the as-of date.
+-- Phones link as digits (with a leading +) when they have at least 8 digits.
 
 with
 
 shop_customers as (
 
-    select * from {{ ref('stg_shop__customers') }}
+    select
+        *,
+        {{ phone_key('phone') }} as phone_key
+    from {{ ref('stg_shop__customers') }}
     where created_at is null or {{ before_as_of('created_at') }}
 
 ),
@@ -19,7 +23,10 @@ orders as (
 
 crm_contacts as (
 
-    select * from {{ ref('stg_crm__contacts') }}
+    select
+        *,
+        {{ phone_key('phone') }} as phone_key
+    from {{ ref('stg_crm__contacts') }}
     where created_at is null or {{ before_as_of('created_at') }}
 
 ),
@@ -44,6 +51,17 @@ shop_customer_identifiers as (
         created_at as seen_at
     from shop_customers
     where email is not null
+
+    union all
+
+    select
+        'customers' as source_name,
+        'customers:' || shop_customer_id as record_id,
+        'phone' as id_type,
+        phone_key as id_value,
+        created_at as seen_at
+    from shop_customers
+    where phone_key is not null
 
 ),
 
@@ -91,6 +109,17 @@ crm_contact_identifiers as (
         coalesce(updated_at, created_at) as seen_at
     from crm_contacts
     where email is not null
+
+    union all
+
+    select
+        'crm_contacts' as source_name,
+        'crm_contacts:' || contact_id as record_id,
+        'phone' as id_type,
+        phone_key as id_value,
+        coalesce(updated_at, created_at) as seen_at
+    from crm_contacts
+    where phone_key is not null
 
 ),
 

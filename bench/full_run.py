@@ -1,0 +1,99 @@
+"""Time the whole pipeline at a given customer count; print seconds and peak memory
+per stage.
+
+    .venv/bin/python bench/full_run.py --customers 100000
+
+Peak memory is the highest resident set size of this process plus its children (dbt
+runs as a subprocess), sampled every 50 ms while the stage runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import date
+from pathlib import Path
+
+import psutil
+
+from mailroom.settings import Settings
+from mailroom.simulator import generate
+from orchestration.pipeline import STAGES, run_stages
+
+AS_OF = date(2026, 11, 1)
+
+
+class PeakMemory:
+    """Samples the RSS of this process and its children in a background thread."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._process = psutil.Process()
+
+    def _rss(self) -> int:
+        total = self._process.memory_info().rss
+        for child in self._process.children(recursive=True):
+            with suppress(psutil.Error):
+                total += child.memory_info().rss
+        return total
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            time.sleep(self.interval)
+
+    @contextmanager
+    def measure(self) -> Iterator[PeakMemory]:
+        self.peak, self._stop = self._rss(), threading.Event()
+        thread = threading.Thread(target=self._sample, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            thread.join()
+
+
+def _row(stage: str, seconds: float, peak: int) -> str:
+    return f"{stage:<12} {seconds:>9.1f} {peak / 2**20:>12,.0f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--home", type=Path, help="work folder (default: a temp dir)")
+    args = parser.parse_args()
+    home = args.home or Path(tempfile.mkdtemp(prefix="mailroom-bench-"))
+    memory = PeakMemory()
+    print(f"customers: {args.customers:,}  work folder: {home}")
+    print(f"{'stage':<12} {'seconds':>9} {'peak MiB':>12}")
+
+    with memory.measure():
+        started = time.perf_counter()
+        summary = generate(home, args.customers, args.seed, AS_OF, overwrite=True)
+        generated = time.perf_counter() - started
+    print(_row("generate", generated, memory.peak), f"({summary.total_rows:,} rows)")
+
+    settings = Settings.load(home=home, as_of=AS_OF)
+    total = 0.0
+    results = run_stages(settings, log_path=home / "logs" / "pipeline.log")
+    for _ in STAGES:
+        with memory.measure():
+            result = next(results)
+        total += result.seconds
+        print(_row(result.stage.name, result.seconds, memory.peak))
+    print(_row("pipeline", total, memory.peak), "(ingest to outbox, after generate)")
+    if args.home is None:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
