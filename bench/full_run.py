@@ -83,14 +83,14 @@ def main() -> None:
     print(_row("generate", generated, memory.peak), f"({summary.total_rows:,} rows)")
 
     settings = Settings.load(home=home, as_of=AS_OF)
-    total = 0.0
+    total, peak = 0.0, 0
     results = run_stages(settings, log_path=home / "logs" / "pipeline.log")
     for _ in STAGES:
         with memory.measure():
             result = next(results)
-        total += result.seconds
+        total, peak = total + result.seconds, max(peak, memory.peak)
         print(_row(result.stage.name, result.seconds, memory.peak))
-    print(_row("pipeline", total, memory.peak), "(ingest to outbox, after generate)")
+    print(_row("pipeline", total, peak), "(ingest to outbox, after generate)")
     if args.home is None:
         shutil.rmtree(home, ignore_errors=True)
 
