@@ -14,8 +14,8 @@ from datetime import date
 from pathlib import Path
 
 from mailroom.settings import Settings, SettingsError
+from mailroom.simulator.core import DEFAULT_AS_OF
 
-DEMO_AS_OF = "2026-11-01"
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -70,8 +70,8 @@ def _simulation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
         "--as-of",
-        default=DEMO_AS_OF,
-        help=f"last day of simulated history + 1 (default: {DEMO_AS_OF})",
+        default=DEFAULT_AS_OF.isoformat(),
+        help="last day of simulated history + 1 (default: %(default)s)",
     )
     parser.add_argument(
         "--overwrite",

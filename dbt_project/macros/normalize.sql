@@ -52,11 +52,12 @@
 
 {#
     A phone number as an identity key: its digits with a leading + when it had one;
-    null when fewer than 8 digits remain (extensions, placeholders).
+    null when fewer than identity_min_phone_digits remain (extensions, placeholders).
 #}
 {% macro phone_key(column) -%}
     case
-        when length(regexp_replace({{ column }}, '[^0-9]', '', 'g')) >= 8
+        when length(regexp_replace({{ column }}, '[^0-9]', '', 'g'))
+            >= {{ var('identity_min_phone_digits') }}
             then
                 case when trim({{ column }}) like '+%' then '+' else '' end
                 || regexp_replace({{ column }}, '[^0-9]', '', 'g')

@@ -9,7 +9,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from mailroom.simulator.core import generate
+from mailroom.simulator.core import DEFAULT_AS_OF, generate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 1))
+    parser.add_argument("--as-of", type=date.fromisoformat, default=DEFAULT_AS_OF)
     parser.add_argument("--history-days", type=int, default=730)
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)

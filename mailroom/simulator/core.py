@@ -40,6 +40,10 @@ MIN_HISTORY_DAYS = 90
 _STREAM_CATALOG, _STREAM_CAMPAIGNS, _STREAM_CHUNK = 1, 2, 3
 
 
+# The day after the last simulated day, unless told otherwise.
+DEFAULT_AS_OF = date(2026, 11, 1)
+
+
 @dataclass(frozen=True)
 class SimulationSummary:
     """What :func:`generate` wrote: row counts per source and where."""
@@ -170,7 +174,7 @@ def generate(
     out_dir: Path,
     customers: int = 5000,
     seed: int = 42,
-    as_of: date = date(2026, 11, 1),
+    as_of: date = DEFAULT_AS_OF,
     history_days: int = 730,
     progress: Callable[[str], None] | None = None,
     overwrite: bool = False,

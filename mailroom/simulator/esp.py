@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from mailroom.contract import EMAIL_EVENT_TYPES
 from mailroom.simulator import constants as k
 from mailroom.simulator.commerce import future_times
 from mailroom.simulator.context import Campaigns, Context, DefectLog
@@ -19,15 +20,7 @@ from mailroom.simulator.output import prefixed
 from mailroom.simulator.people import NONE, People
 from mailroom.simulator.timefmt import DAY, HOUR, iso_utc, month_of
 
-EVENTS = (
-    "sent",
-    "delivered",
-    "open",
-    "click",
-    "bounce",
-    "unsubscribe",
-    "spam_complaint",
-)
+EVENTS = EMAIL_EVENT_TYPES
 E = {name: i for i, name in enumerate(EVENTS)}
 APPLE_PROXY_AGENT = (
     "Mozilla/5.0 (Apple Mail Privacy Protection proxy; AppleMailProxy/1.0)"

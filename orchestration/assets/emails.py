@@ -80,7 +80,8 @@ def outbox_has_consent_for_every_recipient(
     mailroom: MailroomResource,
 ) -> AssetCheckResult:
     """Every recipient in the latest outbox has an opt-in as their latest word and no
-    bounce or complaint, checked against the consent ledger itself."""
+    bounce or complaint, re-checked per address against int_email_consent_state
+    rather than trusting the personalization mart that chose them."""
     settings = mailroom.settings()
     _, payloads = read_outbox(settings.outbox)
     emails = [payload["email"] for payload in payloads]

@@ -1,6 +1,6 @@
 -- One row per source record per identifier it carries: the evidence that two
 -- identifiers belong to the same person. Only records from before the as-of date.
--- Phones link as digits (with a leading +) when they have at least 8 digits.
+-- Phones link as digits (with a leading +); see the phone_key macro.
 
 with
 
