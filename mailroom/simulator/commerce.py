@@ -122,7 +122,7 @@ def make_orders(
     email = people.email[person].copy()
     guest_rows = np.flatnonzero(is_guest)
     log.add("orders", guest_rows, "customer_id", "guest_checkout")
-    bad = guest_rows[rng.random(guest_rows.size) < k.INVALID_EMAIL_RATE]
+    bad = guest_rows[rng.random(guest_rows.size) < k.GUEST_INVALID_EMAIL_RATE]
     email = _invalidate(rng, email, bad)
     log.add("orders", bad, "email", "invalid_email")
 
