@@ -159,11 +159,15 @@ def _run_pipeline(settings: Settings) -> int:
 
 def _ui(args: argparse.Namespace) -> int:
     from orchestration.pipeline import prepare_dagster_home
+    from orchestration.project import PYTHON_BIN
 
     settings = Settings.load(home=args.home)
     settings.export()
     prepare_dagster_home(settings)
-    dagster = Path(sys.executable).parent / "dagster"
+    # Under `dagster dev`, dagster-dbt re-parses the project with the `dbt` it finds
+    # on PATH: make it the one installed beside this Python.
+    os.environ["PATH"] = f"{PYTHON_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    dagster = PYTHON_BIN / "dagster"
     command = [
         str(dagster),
         "dev",

@@ -1,8 +1,5 @@
 """The one Dagster code location of Mailroom: every stage of the flow as assets."""
 
-import sys
-from pathlib import Path
-
 from dagster import (
     AssetSelection,
     Definitions,
@@ -18,7 +15,7 @@ from orchestration.assets.emails import (
 )
 from orchestration.assets.ingestion import raw_tables
 from orchestration.assets.ml import customer_clusters
-from orchestration.project import mailroom_dbt_project
+from orchestration.project import DBT_EXECUTABLE, mailroom_dbt_project
 from orchestration.resources import MailroomResource
 
 full_refresh = define_asset_job(
@@ -39,9 +36,7 @@ defs = Definitions(
     jobs=[full_refresh],
     resources={
         "dbt": DbtCliResource(
-            project_dir=mailroom_dbt_project,
-            # The dbt installed beside this Python, whether or not its venv is active.
-            dbt_executable=str(Path(sys.executable).parent / "dbt"),
+            project_dir=mailroom_dbt_project, dbt_executable=str(DBT_EXECUTABLE)
         ),
         "mailroom": MailroomResource(),
     },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,9 @@ from dagster import AssetKey
 from dagster_dbt import DagsterDbtTranslator, DbtProject
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+# The dbt installed beside this Python, whether or not its venv is active.
+PYTHON_BIN = Path(sys.executable).parent
+DBT_EXECUTABLE = PYTHON_BIN / "dbt"
 
 mailroom_dbt_project = DbtProject(
     project_dir=REPOSITORY_ROOT,
