@@ -3,14 +3,19 @@ the published RFM segment counts (shared/data/README.md) within 1 %."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from mailroom.datasets.online_retail import write_landing
 from mailroom.settings import Settings
-from tests.conftest import SHARED_DATA
+from tests.conftest import REPOSITORY, SHARED_DATA
 
 EXPORT = SHARED_DATA / "online_retail" / "online_retail_2010_2011.parquet"
 
@@ -74,3 +79,99 @@ def test_guest_lines_are_quarantined_not_dropped(retail_run: Path) -> None:
         ).fetchone()
     assert raw == staged + quarantined == 25900
     assert guests == 3710
+
+
+def _qcut_scores(values: pd.Series, bins: int, descending: bool = False) -> pd.Series:
+    labels = list(range(bins, 0, -1)) if descending else list(range(1, bins + 1))
+    return pd.qcut(values, bins, labels=labels).astype(int)
+
+
+def test_tertile_grid_matches_an_independent_computation(
+    retail_run: Path, tmp_path: Path
+) -> None:
+    """The same data scored on the 3 x 3 x 3 grid (dbt, with --vars) has the group
+    sizes that pandas computes from the raw export with the published recipe."""
+    warehouse = tmp_path / "tertiles.duckdb"
+    shutil.copy(retail_run, warehouse)
+    env = {
+        **os.environ,
+        "MAILROOM_WAREHOUSE": str(warehouse),
+        "MAILROOM_AS_OF": "2011-12-11",
+    }
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "build",
+            "--quiet",
+            "--profiles-dir",
+            str(REPOSITORY),
+            "--project-dir",
+            str(REPOSITORY),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--select",
+            "int_customer_rfm_values+1 int_customer_rfm_scored fct_customer_rfm",
+            "--exclude",
+            "test_type:unit",
+            "--vars",
+            "{rfm_grid: tertiles}",
+        ],
+        env=env,
+        check=True,
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        counts = dict(
+            con.execute(
+                "select rfm_segment, count(*) from marts.fct_customer_rfm "
+                "where rfm_grid = 'tertiles' and r_score is not null group by 1"
+            ).fetchall()
+        )
+
+    # Mailroom's documented definitions, computed from the raw export: invoices are
+    # orders (a "C" invoice is a cancellation credit note); frequency and recency
+    # count invoices with a positive total; monetary nets the credit notes off.
+    lines = pd.read_parquet(EXPORT)
+    lines = lines[lines["CustomerID"].notna()]
+    invoices = (
+        lines.assign(amount=lines["Quantity"] * lines["UnitPrice"])
+        .groupby("InvoiceNo")
+        .agg(
+            customer=("CustomerID", "first"),
+            at=("InvoiceDate", "min"),
+            total=("amount", "sum"),
+        )
+        .reset_index()
+    )
+    invoices["total"] = invoices["total"].round(2)
+    cancelled = invoices["InvoiceNo"].astype(str).str.startswith("C")
+    revenue = invoices[~cancelled & (invoices["total"] > 0)]
+    credits = invoices[cancelled & (invoices["total"] < 0)]
+    analysis_date = pd.Timestamp("2011-12-11")
+    rfm = revenue.groupby("customer").agg(
+        last=("at", "max"), frequency=("InvoiceNo", "count"), monetary=("total", "sum")
+    )
+    rfm["monetary"] = (
+        rfm["monetary"]
+        .add(credits.groupby("customer")["total"].sum(), fill_value=0)
+        .loc[rfm.index]
+    )
+    rfm["recency"] = (analysis_date - rfm["last"]).dt.days
+    rfm["r"] = _qcut_scores(rfm["recency"], 3, descending=True)
+    rfm["f"] = _qcut_scores(rfm["frequency"].rank(method="first"), 3)
+    rfm["m"] = _qcut_scores(rfm["monetary"], 3)
+    grid = pd.read_csv(REPOSITORY / "dbt_project" / "seeds" / "rfm_segment_grids.csv")
+    grid = grid[grid["grid"] == "tertiles"].astype(
+        {"r_score": int, "f_score": int, "m_score": int}
+    )
+    expected = (
+        rfm.merge(
+            grid,
+            left_on=["r", "f", "m"],
+            right_on=["r_score", "f_score", "m_score"],
+        )["segment"]
+        .value_counts()
+        .to_dict()
+    )
+    assert set(counts) == set(expected)
+    for segment, size in expected.items():
+        assert abs(counts[segment] - size) <= 0.01 * size, (segment, counts, expected)

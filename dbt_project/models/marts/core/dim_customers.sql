@@ -6,12 +6,6 @@ identifiers as (
 
 ),
 
-record_identifiers as (
-
-    select * from {{ ref('int_identity_record_identifiers') }}
-
-),
-
 shop_customers as (
 
     select * from {{ ref('stg_shop__customers') }}
@@ -32,9 +26,21 @@ order_summary as (
 
 ),
 
-consent_state as (
+contact as (
 
-    select * from {{ ref('int_email_consent_state') }}
+    select * from {{ ref('int_customer_email_consent') }}
+
+),
+
+traits as (
+
+    select * from {{ ref('int_customer_traits') }}
+
+),
+
+engagement as (
+
+    select * from {{ ref('int_customer_email_engagement') }}
 
 ),
 
@@ -47,32 +53,6 @@ people as (
         count(case when id_type = 'email' then 1 end) as email_count
     from identifiers
     group by customer_id
-
-),
-
--- Survivorship: the email seen most recently wins.
-emails_ranked as (
-
-    select
-        identifiers.customer_id,
-        record_identifiers.id_value as email,
-        row_number() over (
-            partition by identifiers.customer_id
-            order by
-                record_identifiers.seen_at desc nulls last,
-                record_identifiers.id_value asc
-        ) as email_rank
-    from record_identifiers
-    inner join identifiers
-        on record_identifiers.identifier_key = identifiers.identifier_key
-    where record_identifiers.id_type = 'email'
-
-),
-
-best_email as (
-
-    select customer_id, email from emails_ranked
-    where email_rank = 1
 
 ),
 
@@ -130,45 +110,21 @@ best_profile as (
 
 ),
 
--- The person's most recent word on consent across all their addresses; an opt-out
--- on an old address still counts if it is the latest thing they said.
-person_consent_ranked as (
-
-    select
-        emails_ranked.customer_id,
-        consent_state.consent_status,
-        row_number() over (
-            partition by emails_ranked.customer_id
-            order by
-                consent_state.consent_changed_at desc,
-                case when consent_state.consent_status = 'opted_out' then 0 else 1 end
-        ) as consent_rank
-    from emails_ranked
-    inner join consent_state
-        on emails_ranked.email = consent_state.email
-    where consent_state.consent_status != 'unknown'
-
-),
-
-person_consent as (
-
-    select customer_id, consent_status
-    from person_consent_ranked
-    where consent_rank = 1
-
-),
-
 final as (
 
     select
         people.customer_id,
-        best_email.email,
+        contact.email,
         best_profile.first_name,
         best_profile.last_name,
         best_profile.phone,
         best_profile.country,
-        coalesce(consent_state.consent_status, 'unknown') as email_consent_status,
-        coalesce(person_consent.consent_status, 'unknown') as person_consent_status,
+        coalesce(contact.email_consent_status, 'unknown') as email_consent_status,
+        coalesce(contact.person_consent_status, 'unknown') as person_consent_status,
+        coalesce(engagement.engagement_tier, 'never_engaged') as engagement_tier,
+        traits.preferred_category_by_spend,
+        traits.preferred_category_by_views,
+        traits.last_purchased_category,
         people.shop_account_count,
         people.crm_contact_count,
         people.email_count,
@@ -176,29 +132,27 @@ final as (
         coalesce(order_summary.lifetime_revenue, 0) as lifetime_revenue,
         order_summary.currency,
         order_summary.days_since_last_order,
-        coalesce(consent_state.is_suppressed, false) as is_email_suppressed,
-        coalesce(
-            best_email.email is not null
-            and consent_state.consent_status = 'opted_in'
-            and not consent_state.is_suppressed
-            and person_consent.consent_status = 'opted_in',
-            false
-        ) as is_email_sendable,
+        traits.average_order_value,
+        traits.average_days_between_orders,
+        traits.discount_affinity,
+        traits.preferred_send_hour_utc,
+        coalesce(contact.is_email_suppressed, false) as is_email_suppressed,
+        coalesce(contact.is_email_sendable, false) as is_email_sendable,
         order_summary.first_order_at,
         order_summary.last_order_at,
-        consent_state.consent_changed_at
+        contact.consent_changed_at
 
     from people
-    left join best_email
-        on people.customer_id = best_email.customer_id
+    left join contact
+        on people.customer_id = contact.customer_id
     left join best_profile
         on people.customer_id = best_profile.customer_id
-    left join consent_state
-        on best_email.email = consent_state.email
-    left join person_consent
-        on people.customer_id = person_consent.customer_id
     left join order_summary
         on people.customer_id = order_summary.customer_id
+    left join traits
+        on people.customer_id = traits.customer_id
+    left join engagement
+        on people.customer_id = engagement.customer_id
 
 )
 
