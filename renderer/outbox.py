@@ -3,8 +3,15 @@
 A run lives in ``<outbox_root>/<run_id>/``:
 
 - ``payloads.jsonl``: one payload per line, UTF-8 JSON with sorted keys;
+- ``payloads.csv``: the same rows, one per payload, as flat columns
+  (:data:`CSV_COLUMNS`) for spreadsheets and ESP list imports. It leaves out
+  ``html`` and ``text`` (tens of KB each, and multi-line: they break most CSV
+  tools; they stay in the JSONL) and ``merge_vars`` beyond the picks. Cells that
+  start with ``=``, ``+``, ``-``, ``@``, tab or CR get a leading ``'`` so that a
+  spreadsheet never runs them as formulas;
 - ``manifest.json``: run id, creation time, payload count, counts per segment, the
-  SHA-256 and byte size of ``payloads.jsonl``, and the caller's metadata.
+  SHA-256 and byte size of ``payloads.jsonl`` and of ``payloads.csv``, and the
+  caller's metadata.
 
 Both files are written into a hidden temporary sibling directory that is renamed to
 ``<run_id>`` only once everything is on disk, so a failure (or a crash) never leaves a
@@ -15,6 +22,7 @@ Payloads are streamed: memory use does not grow with the number of payloads.
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import hashlib
 import json
@@ -30,6 +38,26 @@ from pathlib import Path
 from typing import Any
 
 PAYLOADS_FILE = "payloads.jsonl"
+CSV_FILE = "payloads.csv"
+CSV_PICKS = 3
+CSV_COLUMNS: tuple[str, ...] = (
+    "recipient_id",
+    "email",
+    "campaign_id",
+    "variant",
+    "segment",
+    "subject",
+    "preheader",
+    "blocks",
+    *(
+        f"pick_{rank}_{part}"
+        for rank in range(1, CSV_PICKS + 1)
+        for part in ("product_id", "name", "price", "currency", "url")
+    ),
+    "tracking_id",
+    "content_hash",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MANIFEST_FILE = "manifest.json"
 LATEST_FILE = "LATEST"
 FORMAT_VERSION = 1
@@ -81,10 +109,15 @@ class OutboxManifest:
     payloads_bytes: int
     metadata: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    csv_sha256: str | None = None
+    csv_bytes: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest as written to ``manifest.json``."""
-        return {"payloads_file": PAYLOADS_FILE, **asdict(self)}
+        files = {"payloads_file": PAYLOADS_FILE}
+        if self.csv_sha256 is not None:
+            files["csv_file"] = CSV_FILE
+        return {**files, **asdict(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OutboxManifest:
@@ -99,6 +132,10 @@ class OutboxManifest:
                 payloads_bytes=int(data["payloads_bytes"]),
                 metadata=dict(data.get("metadata") or {}),
                 format_version=int(data.get("format_version", FORMAT_VERSION)),
+                csv_sha256=data.get("csv_sha256"),
+                csv_bytes=(
+                    None if data.get("csv_bytes") is None else int(data["csv_bytes"])
+                ),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise OutboxIntegrityError(f"invalid manifest: {error!r}") from error
@@ -131,6 +168,28 @@ def dumps(value: object) -> str:
     )
 
 
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else dumps(value).strip('"')
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def csv_row(payload: Mapping[str, Any]) -> list[str]:
+    """One payload as a row of :data:`CSV_COLUMNS` (text cells, formula-safe)."""
+    values: dict[str, object] = {key: payload.get(key) for key in CSV_COLUMNS}
+    blocks = payload.get("blocks") or []
+    values["blocks"] = "|".join(str(block) for block in blocks)
+    for rank, pick in enumerate(payload.get("recommendations") or [], start=1):
+        if rank > CSV_PICKS:
+            break
+        for part in ("product_id", "name", "price", "currency", "url"):
+            values[f"pick_{rank}_{part}"] = pick.get(part)
+    return [_csv_cell(values[key]) for key in CSV_COLUMNS]
+
+
 def validate_run_id(run_id: str) -> str:
     """Return ``run_id`` if it is a safe folder name, else raise ``ValueError``."""
     if (
@@ -150,6 +209,7 @@ def write_outbox(
     outbox_root: Path,
     run_id: str,
     metadata: Mapping[str, Any] | None = None,
+    write_csv: bool = True,
 ) -> OutboxManifest:
     """Write payloads to ``outbox_root/run_id/`` atomically and point LATEST at it.
 
@@ -165,6 +225,8 @@ def write_outbox(
     metadata
         JSON-serialisable facts to record in the manifest. A ``created_at`` entry (str
         or datetime) sets the manifest's ``created_at``.
+    write_csv
+        Also write ``payloads.csv`` (same rows, flat columns, no html/text).
 
     Returns
     -------
@@ -198,7 +260,15 @@ def write_outbox(
         segments: Counter[str] = Counter()
         size = 0
         count = 0
-        with open(staging / PAYLOADS_FILE, "wb") as out:
+        with contextlib.ExitStack() as files:
+            out = files.enter_context(open(staging / PAYLOADS_FILE, "wb"))
+            table = None
+            if write_csv:
+                csv_out = files.enter_context(
+                    open(staging / CSV_FILE, "w", encoding="utf-8", newline="")
+                )
+                table = csv.writer(csv_out, lineterminator="\r\n")
+                table.writerow(CSV_COLUMNS)
             for payload in payloads:
                 line = (dumps(payload) + "\n").encode("utf-8")
                 out.write(line)
@@ -207,8 +277,14 @@ def write_outbox(
                 count += 1
                 segment = payload.get("segment")
                 segments[NO_SEGMENT if segment is None else str(segment)] += 1
-            out.flush()
-            os.fsync(out.fileno())
+                if table is not None:
+                    table.writerow(csv_row(payload))
+            for handle in (out, csv_out) if table is not None else (out,):
+                handle.flush()
+                os.fsync(handle.fileno())
+        csv_sha256, csv_bytes = (
+            _file_digest(staging / CSV_FILE) if write_csv else (None, None)
+        )
         manifest = OutboxManifest(
             run_id=run_id,
             created_at=str(created_at),
@@ -217,6 +293,8 @@ def write_outbox(
             payloads_sha256=digest.hexdigest(),
             payloads_bytes=size,
             metadata=metadata,
+            csv_sha256=csv_sha256,
+            csv_bytes=csv_bytes,
         )
         _write_durably(staging / MANIFEST_FILE, dumps(manifest.to_dict()) + "\n")
         if final.exists():
@@ -283,22 +361,29 @@ def read_outbox(
     manifest = OutboxManifest.from_dict(json.loads(raw))
     payloads_path = folder / PAYLOADS_FILE
 
+    checks = [(payloads_path, manifest.payloads_sha256, manifest.payloads_bytes)]
+    if manifest.csv_sha256 is not None:
+        checks.append((folder / CSV_FILE, manifest.csv_sha256, manifest.csv_bytes))
+    for path, expected_sha256, expected_size in checks:
+        sha256, size = _file_digest(path)
+        if size != expected_size or sha256 != expected_sha256:
+            raise OutboxIntegrityError(
+                f"{path} does not match its manifest: {size} bytes with sha256 "
+                f"{sha256}, expected {expected_size} bytes with sha256 "
+                f"{expected_sha256}"
+            )
+    return manifest, _iter_payloads(payloads_path, manifest.payload_count)
+
+
+def _file_digest(path: Path) -> tuple[str, int]:
+    """SHA-256 (hex) and size of a file, read in chunks."""
     digest = hashlib.sha256()
     size = 0
-    with open(payloads_path, "rb") as stream:
+    with open(path, "rb") as stream:
         while chunk := stream.read(_CHUNK):
             digest.update(chunk)
             size += len(chunk)
-    if (
-        size != manifest.payloads_bytes
-        or digest.hexdigest() != manifest.payloads_sha256
-    ):
-        raise OutboxIntegrityError(
-            f"{payloads_path} does not match its manifest: {size} bytes with sha256 "
-            f"{digest.hexdigest()}, expected {manifest.payloads_bytes} bytes with "
-            f"sha256 {manifest.payloads_sha256}"
-        )
-    return manifest, _iter_payloads(payloads_path, manifest.payload_count)
+    return digest.hexdigest(), size
 
 
 def _iter_payloads(path: Path, expected: int) -> Iterator[dict[str, Any]]:

@@ -18,9 +18,18 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    DictLoader,
+    PackageLoader,
+    StrictUndefined,
+    select_autoescape,
+)
 from jinja2.sandbox import SandboxedEnvironment
 
+from renderer.catalog import Block, Catalog, Decision
+from renderer.compile import compile_catalog
 from renderer.links import cached_safe_url, safe_url, tag_recipient_url, tracking_id
 from renderer.segment_copy import (
     DEFAULT_COPY,
@@ -37,6 +46,10 @@ from renderer.text import clean_line, format_price, quantize_money, to_decimal
 
 HTML_TEMPLATE = "email.html.j2"
 TEXT_TEMPLATE = "email.txt.j2"
+CATALOG_HTML_TEMPLATE = "catalog.html.j2"
+CATALOG_TEXT_TEMPLATE = "catalog.txt.j2"
+# Picks exposed as merge variables (MR_P1_NAME ... MR_P3_IMG).
+MERGE_VAR_PICKS = 3
 
 # Keys of a marts.personalization row that rendering reads.
 RECIPIENT_KEYS = ("customer_id", "email", "first_name", "rfm_segment")
@@ -76,6 +89,26 @@ class MissingFieldError(KeyError):
 
 
 _EXPECTED = {"recipient": RECIPIENT_KEYS, "pick": PICK_KEYS}
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The Jinja sandbox, with a fast path for reading keys of plain dicts.
+
+    Templates only ever see dicts, lists and strings built by this module; looking
+    up a key of a ``dict`` cannot reach Python internals, so ``block.links.cta``
+    reads the key directly. Everything else (``''.__class__``, methods, any other
+    type) goes through the sandbox's checks as before.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if type(obj) is dict and type(argument) is str and argument in obj:
+            return obj[argument]
+        return super().getitem(obj, argument)
 
 
 @dataclass(frozen=True)
@@ -146,6 +179,11 @@ class Renderer:
         :data:`renderer.segment_copy.SEGMENT_COPY`.
     default_copy
         Copy for segments missing from ``segment_copy``.
+    catalog
+        A block catalog (:func:`renderer.catalog.load_catalog`). With one, emails
+        are built from the catalog's blocks in its MJML layout (compiled once here)
+        and payloads carry ``variant`` and ``merge_vars``; without one, the fixed
+        legacy layout in ``renderer/templates`` is used, as before.
 
     Notes
     -----
@@ -159,11 +197,28 @@ class Renderer:
         self,
         segment_copy: Mapping[str, SegmentCopy] | None = None,
         default_copy: SegmentCopy = DEFAULT_COPY,
+        *,
+        catalog: Catalog | None = None,
     ) -> None:
         self.segment_copy = dict(SEGMENT_COPY if segment_copy is None else segment_copy)
         self.default_copy = default_copy
-        self.environment = SandboxedEnvironment(
-            loader=PackageLoader("renderer", "templates"),
+        self.catalog = catalog
+        loader: BaseLoader = PackageLoader("renderer", "templates")
+        if catalog is not None:
+            compiled = compile_catalog(catalog)
+            loader = ChoiceLoader(
+                [
+                    DictLoader(
+                        {
+                            CATALOG_HTML_TEMPLATE: compiled.html,
+                            CATALOG_TEXT_TEMPLATE: compiled.text,
+                        }
+                    ),
+                    loader,
+                ]
+            )
+        self.environment = _Sandbox(
+            loader=loader,
             autoescape=select_autoescape(
                 enabled_extensions=("html", "html.j2"),
                 disabled_extensions=("txt", "txt.j2"),
@@ -175,8 +230,13 @@ class Renderer:
             lstrip_blocks=True,
             auto_reload=False,
         )
-        self._html = self.environment.get_template(HTML_TEMPLATE)
-        self._text = self.environment.get_template(TEXT_TEMPLATE)
+        if catalog is None:
+            self._html = self.environment.get_template(HTML_TEMPLATE)
+            self._text = self.environment.get_template(TEXT_TEMPLATE)
+        else:
+            self._html = self.environment.get_template(CATALOG_HTML_TEMPLATE)
+            self._text = self.environment.get_template(CATALOG_TEXT_TEMPLATE)
+            self._template_columns = catalog.template_columns
 
     def copy_for(self, segment: object) -> tuple[str, SegmentCopy]:
         """Return ``(copy_id, copy)`` for a segment, falling back to the default."""
@@ -189,6 +249,7 @@ class Renderer:
         recipient: Mapping[str, Any],
         picks: Sequence[Mapping[str, Any]],
         campaign: Campaign,
+        variant: str | None = None,
     ) -> dict[str, Any]:
         """Render the payload for one recipient.
 
@@ -202,6 +263,9 @@ class Renderer:
             whose URL is not http(s) are shown without a link.
         campaign
             The campaign being rendered.
+        variant
+            The experiment arm (see :func:`renderer.campaigns.assign_arm`); block
+            conditions can read it as ``variant``. Ignored without a catalog.
 
         Returns
         -------
@@ -209,7 +273,9 @@ class Renderer:
             ``recipient_id``, ``email``, ``campaign_id``, ``segment``, ``subject``,
             ``preheader``, ``blocks`` (ids of the blocks that rendered, in order),
             ``recommendations`` (``product_id``, ``name``, ``price``, ``currency``,
-            ``url``), ``html``, ``text`` and ``content_hash``.
+            ``url``), ``html``, ``text`` and ``content_hash``. With a catalog also
+            ``variant``, ``tracking_id``, ``merge_vars`` (flat, for ESP-side
+            templates) and each recommendation's ``image_url``.
 
         Raises
         ------
@@ -219,19 +285,11 @@ class Renderer:
             If ``email`` is not one address (a string with ``@`` and no spaces or
             control characters): it ends up in a mail header.
         """
+        if self.catalog is not None:
+            return self.render_with_decisions(recipient, picks, campaign, variant)[0]
         _require(recipient, RECIPIENT_KEYS, "recipient")
         customer_id = str(recipient["customer_id"])
-        email = recipient["email"]
-        if (
-            not isinstance(email, str)
-            or "@" not in email
-            or " " in email
-            or clean_line(email) != email
-        ):
-            raise ValueError(
-                f"recipient customer_id={customer_id!r} has an invalid email "
-                f"{email!r}: expected one address without spaces or line breaks"
-            )
+        email = _checked_email(recipient, customer_id)
         first_name = clean_line(recipient["first_name"]) or None
         segment = recipient["rfm_segment"]
         copy_id, copy = self.copy_for(segment)
@@ -324,6 +382,201 @@ class Renderer:
             picks = picks_by_customer.get(str(recipient["customer_id"]), ())
             yield self.render(recipient, picks, campaign)
 
+    def render_with_decisions(
+        self,
+        recipient: Mapping[str, Any],
+        picks: Sequence[Mapping[str, Any]],
+        campaign: Campaign,
+        variant: str | None = None,
+    ) -> tuple[dict[str, Any], list[Decision]]:
+        """Render one recipient from the catalog and say which blocks were chosen.
+
+        Parameters
+        ----------
+        recipient, picks, campaign, variant
+            As for :meth:`render`.
+
+        Returns
+        -------
+        tuple of (dict, list of Decision)
+            The payload (see :meth:`render`) and one decision per block evaluated.
+
+        Raises
+        ------
+        RuntimeError
+            If the renderer has no catalog.
+        """
+        catalog = self.catalog
+        if catalog is None:
+            raise RuntimeError("render_with_decisions needs a Renderer with a catalog")
+        _require(recipient, RECIPIENT_KEYS, "recipient")
+        customer_id = str(recipient["customer_id"])
+        email = _checked_email(recipient, customer_id)
+        first_name = clean_line(recipient["first_name"]) or None
+        segment = recipient["rfm_segment"]
+        utm_items = campaign.utm_items
+        tid = tracking_id(campaign.campaign_id, customer_id)
+        items, recommendations = _picks(picks, campaign, tid, customer_id)
+
+        row = dict(recipient)
+        row["campaign_id"] = campaign.campaign_id
+        row["variant"] = variant
+        row["pick_count"] = len(items)
+        chosen, decisions = catalog.select(row)
+
+        shop_url = campaign.shop_url
+        block_context: dict[str, dict[str, Any]] = {}
+        chosen_ids: dict[str, str | None] = dict.fromkeys(catalog.slots)
+        subject_block: Block | None = None
+        preheader_block: Block | None = None
+        for block in chosen:
+            chosen_ids[block.slot] = block.id
+            if subject_block is None and block.subject is not None:
+                subject_block = block
+            if preheader_block is None and block.preheader is not None:
+                preheader_block = block
+            links: dict[str, str | None] = {}
+            for name, spec in block.links.items():
+                if spec.is_column:
+                    url = cached_safe_url(row.get(spec.value), base_url=shop_url)
+                else:
+                    url = _segment_cta_url(shop_url, spec.value)
+                links[name] = tag_recipient_url(url, utm_items, tid) if url else None
+            images = {
+                name: cached_safe_url(row.get(spec.value))
+                if spec.is_column
+                else cached_safe_url(spec.value, base_url=shop_url)
+                for name, spec in block.images.items()
+            }
+            block_context[block.id] = {
+                "id": block.id,
+                "params": block.params,
+                "links": links,
+                "images": images,
+            }
+
+        copy_id, copy = self.copy_for(segment)
+        subject = _block_subject(subject_block, first_name) or _subject(
+            copy, first_name
+        )
+        preheader = clean_line(
+            preheader_block.preheader if preheader_block else copy.preheader
+        )
+        customer = {
+            column: _clean_value(row.get(column)) for column in self._template_columns
+        }
+        context = {
+            "subject": subject,
+            "preheader": preheader,
+            "variant": variant,
+            "first_name": first_name,
+            "customer": customer,
+            "items": items,
+            "campaign": {"campaign_id": campaign.campaign_id, "name": campaign.name},
+            "copy": {
+                "id": copy_id,
+                "headline": copy.headline,
+                "body": copy.body,
+                "cta_label": copy.cta_label,
+                "cta_url": tag_recipient_url(
+                    _segment_cta_url(shop_url, copy.cta_path), utm_items, tid
+                ),
+            },
+            "chosen": chosen_ids,
+            "blocks": block_context,
+        }
+        html = self._html.render(context)
+        text = _tidy_text(self._text.render(context))
+        digest = hashlib.sha256()
+        for part in (subject, html, text):
+            digest.update(part.encode("utf-8"))
+            digest.update(b"\x00")
+        for recommendation, item in zip(recommendations, items, strict=True):
+            recommendation["image_url"] = item["image_url"]
+        block_ids = [block.id for block in chosen]
+        payload = {
+            "recipient_id": customer_id,
+            "email": email,
+            "campaign_id": campaign.campaign_id,
+            "variant": variant,
+            "segment": segment,
+            "subject": subject,
+            "preheader": preheader,
+            "blocks": block_ids,
+            "recommendations": recommendations,
+            "merge_vars": _merge_vars(
+                recipient, subject, preheader, variant, tid, campaign, block_ids, items
+            ),
+            "tracking_id": tid,
+            "html": html,
+            "text": text,
+            "content_hash": digest.hexdigest(),
+        }
+        return payload, decisions
+
+
+def _checked_email(recipient: Mapping[str, Any], customer_id: str) -> str:
+    """The recipient's email, refused unless it is one address on one line."""
+    email = recipient["email"]
+    if (
+        not isinstance(email, str)
+        or "@" not in email
+        or " " in email
+        or clean_line(email) != email
+    ):
+        raise ValueError(
+            f"recipient customer_id={customer_id!r} has an invalid email "
+            f"{email!r}: expected one address without spaces or line breaks"
+        )
+    return email
+
+
+def _clean_value(value: object) -> object:
+    """A mart value as block templates see it: text on one safe line."""
+    return clean_line(value) if isinstance(value, str) else value
+
+
+def _block_subject(block: Block | None, first_name: str | None) -> str | None:
+    if block is None or block.subject is None:
+        return None
+    if FIRST_NAME_PLACEHOLDER not in block.subject:
+        return clean_line(block.subject)
+    if first_name and len(first_name) <= MAX_SUBJECT_NAME_LENGTH:
+        return clean_line(block.subject.replace(FIRST_NAME_PLACEHOLDER, first_name))
+    return clean_line(block.subject_anonymous)
+
+
+def _merge_vars(
+    recipient: Mapping[str, Any],
+    subject: str,
+    preheader: str,
+    variant: str | None,
+    tid: str,
+    campaign: Campaign,
+    block_ids: list[str],
+    items: list[dict[str, Any]],
+) -> dict[str, str]:
+    """Flat merge variables for ESP-side templates (Mailchimp tags: <= 10 chars)."""
+    merge = {
+        "FNAME": clean_line(recipient.get("first_name")),
+        "LNAME": clean_line(recipient.get("last_name")),
+        "MR_SEGMENT": clean_line(recipient.get("rfm_segment")),
+        "MR_SUBJ": subject,
+        "MR_PREHEAD": preheader,
+        "MR_VARIANT": variant or "",
+        "MR_TID": tid,
+        "MR_CAMP": campaign.campaign_id,
+        "MR_BLOCKS": ",".join(block_ids),
+    }
+    for index in range(MERGE_VAR_PICKS):
+        item = items[index] if index < len(items) else None
+        prefix = f"MR_P{index + 1}_"
+        merge[prefix + "NAME"] = item["name"] if item else ""
+        merge[prefix + "URL"] = (item["url"] or "") if item else ""
+        merge[prefix + "PRC"] = item["price"] if item else ""
+        merge[prefix + "IMG"] = (item["image_url"] or "") if item else ""
+    return merge
+
 
 @functools.lru_cache(maxsize=256)
 def _segment_cta_url(shop_url: str, path: str) -> str:
@@ -398,9 +651,10 @@ def render(
     recipient: Mapping[str, Any],
     picks: Sequence[Mapping[str, Any]],
     campaign: Campaign,
+    variant: str | None = None,
 ) -> dict[str, Any]:
     """Render one payload with the shared renderer; see :meth:`Renderer.render`."""
-    return default_renderer().render(recipient, picks, campaign)
+    return default_renderer().render(recipient, picks, campaign, variant)
 
 
 def render_many(

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from renderer.outbox import (
+    CSV_FILE,
     LATEST_FILE,
     MANIFEST_FILE,
     PAYLOADS_FILE,
@@ -48,7 +49,7 @@ def test_writes_payloads_and_manifest(tmp_path: Path) -> None:
     )
     run = tmp_path / "run-1"
     assert entries(tmp_path) == [LATEST_FILE, "run-1"]
-    assert entries(run) == [MANIFEST_FILE, PAYLOADS_FILE]
+    assert entries(run) == [MANIFEST_FILE, CSV_FILE, PAYLOADS_FILE]
 
     data = (run / PAYLOADS_FILE).read_bytes()
     lines = data.decode("utf-8").splitlines()

@@ -1,0 +1,177 @@
+"""Benchmark and evaluate the ml package on a built warehouse.
+
+Prints seconds and peak RSS per step, backtests, and (with ``--holdout-end``) an
+out-of-time evaluation with a fixed feature cutoff, e.g. Online Retail:
+
+    python bench/ml_bench.py --warehouse /tmp/or-ml/warehouse.duckdb \
+        --as-of 2011-09-10 --horizon 90 --holdout-end 2011-12-10
+    python bench/ml_bench.py --warehouse /tmp/demo-ml/warehouse.duckdb \
+        --as-of 2026-11-01 --ground-truth /tmp/demo-ml/ground_truth
+
+The warehouse is copied to a temporary file and opened read-only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+import numpy as np
+import pandas as pd
+from sklearn.metrics import adjusted_rand_score
+
+from ml.clustering import cluster_customers
+from ml.config import PredictionConfig
+from ml.evaluation import score_metrics
+from ml.features import build_features, build_labels
+from ml.predict import labelled_snapshots, run_predictions
+from ml.propensity import baseline_scores, fit_propensity, make_snapshot
+
+T = TypeVar("T")
+
+
+def timed(step: str, function: Callable[[], T]) -> T:
+    start = time.perf_counter()
+    result = function()
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{step:<34} {seconds:8.2f} s   peak RSS {peak_mb:8.0f} MB")
+    return result
+
+
+def holdout(
+    con: duckdb.DuckDBPyConnection,
+    cutoff: datetime,
+    end: datetime,
+    config: PredictionConfig,
+) -> pd.DataFrame:
+    """Train only on snapshots whose labels end by ``cutoff``; score buyers at
+    ``cutoff``; compare with baselines on purchases in ``[cutoff, end)``."""
+    snapshots = timed(
+        "training snapshots",
+        lambda: labelled_snapshots(con, None, cutoff, config.horizon_days, config),
+    )
+    fit = timed("fit + select + calibrate", lambda: fit_propensity(snapshots, config))
+    test = make_snapshot(
+        build_features(con, cutoff),
+        build_labels(con, cutoff, end),
+        cutoff,
+        config.horizon_days,
+        config,
+    )
+    y = test.frame["label"].to_numpy()
+    rows = {}
+    if fit is not None:
+        x = test.frame.loc[:, fit.features].to_numpy(dtype=float)
+        probability = fit.estimator.predict_proba(x)[:, 1]
+        rows[f"model ({fit.algorithm})"] = score_metrics(y, probability, probability)
+        from ml.propensity import _calibrated, candidates
+
+        full = pd.concat([s.frame for s in snapshots], ignore_index=True)
+        for name, estimator in candidates(config.random_state).items():
+            model = _calibrated(estimator, full, config).fit(
+                full.loc[:, fit.features].to_numpy(dtype=float), full["label"]
+            )
+            p = model.predict_proba(x)[:, 1]
+            rows[name] = score_metrics(y, p, p)
+    for name, (score, probability) in baseline_scores(test, config).items():
+        rows[name] = score_metrics(y, score, probability)
+    return pd.DataFrame(rows).T.round(4)
+
+
+def cluster_ari(
+    con: duckdb.DuckDBPyConnection, ground_truth: Path, as_of: datetime
+) -> None:
+    rfm = con.execute(
+        "select customer_id, recency_days, frequency, monetary "
+        "from marts.fct_customer_rfm where frequency > 0"
+    ).df()
+    result = timed("cluster_customers (RFM k-means)", lambda: cluster_customers(rfm))
+    people = pd.read_parquet(ground_truth / "people.parquet")
+    identifiers = pd.read_parquet(ground_truth / "identifiers.parquet")
+    identity = con.execute(
+        "select customer_id, id_type, id_value from marts.customer_identity_map"
+    ).df()
+    mapped = identity.merge(
+        identifiers,
+        left_on=["id_type", "id_value"],
+        right_on=["id_type", "normalized_value"],
+    )
+    person = (
+        mapped.groupby("customer_id")["person_id"]
+        .agg(lambda s: s.value_counts().index[0])
+        .rename("person_id")
+        .reset_index()
+        .merge(people.loc[:, ["person_id", "archetype"]], on="person_id")
+    )
+    joined = result.assignments.merge(person, on="customer_id")
+    ari = adjusted_rand_score(joined["archetype"], joined["cluster_id"])
+    print(f"clusters: k={result.k} silhouette={result.silhouette}")
+    print(f"ARI vs archetypes (buyers only, n={len(joined)}): {ari:.3f}")
+    print(pd.crosstab(joined["archetype"], joined["cluster_name"]).to_string())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warehouse", required=True, type=Path)
+    parser.add_argument("--as-of", required=True, type=date.fromisoformat)
+    parser.add_argument("--horizon", type=int, default=30)
+    parser.add_argument("--snapshots", type=int, default=3)
+    parser.add_argument("--step", type=int, default=None)
+    parser.add_argument("--holdout-end", type=date.fromisoformat, default=None)
+    parser.add_argument("--ground-truth", type=Path, default=None)
+    parser.add_argument("--skip-run", action="store_true")
+    args = parser.parse_args()
+    config = PredictionConfig(
+        horizon_days=args.horizon,
+        training_snapshots=args.snapshots,
+        snapshot_step_days=args.step,
+    )
+    as_of = datetime.combine(args.as_of, datetime.min.time())
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "warehouse.duckdb"
+        shutil.copy(args.warehouse, copy)
+        con = duckdb.connect(str(copy), read_only=True)
+        con.execute("set enable_progress_bar = false")
+        customers = con.execute("select count(*) from marts.dim_customers").fetchone()
+        orders = con.execute(
+            "select count(*) from intermediate.int_orders_resolved"
+        ).fetchone()
+        print(f"{args.warehouse}: {customers[0]:,} customers, {orders[0]:,} orders")
+        timed("build_features (as-of)", lambda: build_features(con, as_of))
+        if args.holdout_end:
+            end = datetime.combine(args.holdout_end, datetime.min.time())
+            print(f"\nholdout: features < {as_of:%Y-%m-%d}, label in [.., {end:%F})")
+            with pd.option_context("display.width", 160):
+                print(holdout(con, as_of, end, config).to_string())
+        if args.ground_truth:
+            cluster_ari(con, args.ground_truth, as_of)
+        if not args.skip_run:
+            run = timed(
+                "run_predictions (all steps)",
+                lambda: run_predictions(con, args.as_of, config),
+            )
+            with pd.option_context("display.width", 200):
+                print(run.backtests.to_string())
+                p = run.predictions
+                print(p["prediction_source"].value_counts().to_string())
+                print(p["churn_band"].value_counts(dropna=False).to_string())
+                print(
+                    f"recommendations: {len(run.recommendations):,} rows, "
+                    f"{run.recommendations['source'].value_counts().to_dict()}"
+                )
+                print(f"charts: {sorted(run.charts) or 'none (no matplotlib)'}")
+                print(f"mean predicted_clv {np.nanmean(p['predicted_clv']):.2f}")
+        con.close()
+
+
+if __name__ == "__main__":
+    main()

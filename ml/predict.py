@@ -1,0 +1,532 @@
+"""Per-customer predictions, backtests and recommendations for one as-of date.
+
+Every customer of ``marts.dim_customers`` gets one prediction row. Who is scored
+how (``prediction_source``):
+
+- ``model``: buyers with at least ``min_orders_for_model`` orders, when a
+  classifier could be trained (calibrated gradient boosting or logistic regression,
+  chosen on an out-of-time validation snapshot);
+- ``probabilistic_baseline``: other buyers, scored by BG/NBD + Gamma-Gamma;
+- ``heuristic``: people with no orders, scored by the observed first-purchase rate
+  of similar (engaged / not engaged) non-buyers in the latest labelled snapshot;
+- ``none``: nothing to estimate from (no labelled history at all).
+
+CLV for every buyer is BG/NBD expected orders over ``clv_horizon_days`` times the
+Gamma-Gamma expected order value. Training never reads anything at or after the
+as-of date: snapshots are taken so that their label windows end on or before it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from ml.btyd import BetaGeoModel, GammaGammaModel
+from ml.config import PredictionConfig
+from ml.evaluation import decile_table, render_lift_calibration_png, score_metrics
+from ml.features import (
+    as_timestamp,
+    build_features,
+    build_labels,
+    preferred_categories,
+)
+from ml.propensity import (
+    PropensityFit,
+    Snapshot,
+    baseline_scores,
+    btyd_arrays,
+    fit_propensity,
+    frame_hash,
+    make_snapshot,
+    snapshot_cutoffs,
+)
+from ml.recommend import recommend_products
+
+MODEL_VERSION_PREFIX = "mailroom-ml-v1"
+
+PREDICTION_COLUMNS = (
+    "customer_id",
+    "as_of_date",
+    "horizon_days",
+    "purchase_probability",
+    "expected_orders",
+    "churn_probability",
+    "churn_band",
+    "predicted_clv",
+    "expected_next_order_date",
+    "preferred_category",
+    "prediction_source",
+    "prediction_reason",
+    "model_version",
+)
+BACKTEST_COLUMNS = (
+    "model",
+    "baseline",
+    "horizon_days",
+    "cutoff_date",
+    "auc",
+    "pr_auc",
+    "top_decile_lift",
+    "calibration_error",
+    "n_customers",
+    "positive_rate",
+    "beats_baseline",
+)
+
+
+@dataclass(frozen=True)
+class PredictionRun:
+    """Everything one prediction run produces.
+
+    ``backtests`` has one row per scorer (the models and their baselines) per
+    horizon; ``baseline`` is True for reference scorers and ``beats_baseline`` says,
+    for model rows, whether the model's AUC beats every baseline's on the same
+    snapshot (null on baseline rows). The model row is named ``task:algorithm``; when
+    the algorithm is logistic regression it is not compared with itself.
+    ``deciles`` feeds a lift/calibration chart.
+    """
+
+    predictions: pd.DataFrame
+    backtests: pd.DataFrame
+    recommendations: pd.DataFrame
+    charts: dict[str, bytes]
+    deciles: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+class _FeatureCache:
+    """Feature tables by cutoff, built once per run."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.tables: dict[datetime, pd.DataFrame] = {}
+
+    def __call__(self, cutoff: datetime) -> pd.DataFrame:
+        if cutoff not in self.tables:
+            self.tables[cutoff] = build_features(self.con, cutoff)
+        return self.tables[cutoff]
+
+
+def run_predictions(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    config: PredictionConfig | None = None,
+) -> PredictionRun:
+    """Score every customer as of ``as_of`` and backtest the models.
+
+    Parameters
+    ----------
+    con
+        Warehouse connection (read-only is enough; nothing is written).
+    as_of
+        Scoring date; only data strictly before its midnight is read.
+    config
+        Horizons, thresholds and random state.
+
+    Returns
+    -------
+    PredictionRun
+        Predictions (contract of ``ml.customer_predictions``), backtests (contract
+        of ``ml.model_backtests`` without ``run_at``), recommendations, PNG charts
+        (empty without matplotlib) and the decile table behind them.
+    """
+    config = config or PredictionConfig()
+    as_of_ts = as_timestamp(as_of)
+    features = _FeatureCache(con)
+    current = features(as_of_ts)
+
+    propensity, propensity_snapshots = _fit_task(
+        con, features, as_of_ts, config.horizon_days, config
+    )
+    churn, churn_snapshots = _fit_task(
+        con, features, as_of_ts, config.churn_window_days, config
+    )
+
+    buyers = current.loc[current["frequency"] >= 1].reset_index(drop=True)
+    btyd = _fit_btyd(buyers)
+    heuristics = {
+        window: _non_buyer_rates(snapshots, features)
+        for window, snapshots in (
+            (config.horizon_days, propensity_snapshots),
+            (config.churn_window_days, churn_snapshots),
+        )
+    }
+
+    version = _model_version(config, propensity, churn, current)
+    with threadpool_limits(limits=config.model_threads, user_api="openmp"):
+        predictions = _assemble(
+            current,
+            as_of_ts,
+            config,
+            propensity,
+            churn,
+            btyd,
+            heuristics,
+            preferred_categories(con, as_of_ts),
+            version,
+        )
+
+    backtests, deciles = _backtests(
+        (
+            ("purchase_propensity", propensity, propensity_snapshots, False),
+            ("churn_risk", churn, churn_snapshots, True),
+        ),
+        config,
+    )
+    chart = render_lift_calibration_png(deciles)
+    return PredictionRun(
+        predictions=predictions,
+        backtests=backtests,
+        recommendations=recommend_products(con, as_of_ts, config),
+        charts={"lift_calibration": chart} if chart else {},
+        deciles=deciles,
+    )
+
+
+def labelled_snapshots(
+    con: duckdb.DuckDBPyConnection,
+    features: _FeatureCache | None,
+    as_of: datetime,
+    window_days: int,
+    config: PredictionConfig,
+) -> list[Snapshot]:
+    """Labelled snapshots for a window, latest first (label windows end <= as_of)."""
+    features = features or _FeatureCache(con)
+    snapshots = []
+    for cutoff in snapshot_cutoffs(as_of, window_days, config):
+        labels = build_labels(con, cutoff, cutoff + timedelta(days=window_days))
+        snapshots.append(
+            make_snapshot(features(cutoff), labels, cutoff, window_days, config)
+        )
+    return snapshots
+
+
+def _fit_task(
+    con: duckdb.DuckDBPyConnection,
+    features: _FeatureCache,
+    as_of: datetime,
+    window_days: int,
+    config: PredictionConfig,
+) -> tuple[PropensityFit | None, list[Snapshot]]:
+    snapshots = labelled_snapshots(con, features, as_of, window_days, config)
+    return fit_propensity(snapshots, config), snapshots
+
+
+@dataclass(frozen=True)
+class _Btyd:
+    bgnbd: BetaGeoModel | None
+    gamma_gamma: GammaGammaModel | None
+
+
+def _fit_btyd(buyers: pd.DataFrame) -> _Btyd:
+    bgnbd = gamma_gamma = None
+    if len(buyers) >= 3:
+        x, t_x, age = btyd_arrays(buyers)
+        try:
+            bgnbd = BetaGeoModel(penalizer=0.001).fit(x, t_x, age)
+        except (ValueError, RuntimeError):
+            bgnbd = None
+        try:
+            gamma_gamma = GammaGammaModel(penalizer=0.001).fit(
+                buyers["frequency"].to_numpy(), buyers["avg_order_value"].to_numpy()
+            )
+        except ValueError:
+            gamma_gamma = None
+    return _Btyd(bgnbd, gamma_gamma)
+
+
+def _engaged(frame: pd.DataFrame) -> pd.Series:
+    return (
+        (frame["sessions_30d"] > 0)
+        | (frame["email_opens_90d"] + frame["email_clicks_90d"] > 0)
+        | (frame["cart_adds_30d"] > 0)
+    )
+
+
+def _non_buyer_rates(
+    snapshots: list[Snapshot], features: _FeatureCache
+) -> dict[bool, float]:
+    """First-purchase rate of non-buyers (engaged or not) in the latest snapshot."""
+    latest = snapshots[0]
+    table = features(latest.cutoff)
+    non_buyers = table.loc[table["frequency"] == 0]
+    if non_buyers.empty or not latest.window_buyers:
+        # No one bought in the window at all: nothing to estimate a rate from.
+        return {}
+    outcome = non_buyers["customer_id"].isin(latest.window_buyers)
+    engaged = _engaged(non_buyers)
+    rates: dict[bool, float] = {}
+    for flag in (True, False):
+        group = outcome[engaged == flag]
+        # Laplace-smoothed rate so a tiny group never gives exactly 0 or 1.
+        rates[flag] = float((group.sum() + 1) / (len(group) + 2))
+    return rates
+
+
+def _assemble(
+    current: pd.DataFrame,
+    as_of: datetime,
+    config: PredictionConfig,
+    propensity: PropensityFit | None,
+    churn: PropensityFit | None,
+    btyd: _Btyd,
+    heuristics: dict[int, dict[bool, float]],
+    preferred: pd.DataFrame,
+    version: str,
+) -> pd.DataFrame:
+    n = len(current)
+    purchase = np.full(n, np.nan)
+    expected = np.full(n, np.nan)
+    churn_probability = np.full(n, np.nan)
+    clv = np.full(n, np.nan)
+    source = np.full(n, "none", dtype=object)
+    reason = np.full(
+        n, "no orders and no labelled history to estimate from", dtype=object
+    )
+
+    frequency = current["frequency"].to_numpy()
+    recency = current["recency_days"].to_numpy()
+    is_buyer = frequency >= 1
+    for_model = frequency >= config.min_orders_for_model
+
+    if btyd.bgnbd is not None and is_buyer.any():
+        rows = np.flatnonzero(is_buyer)
+        x, t_x, age = btyd_arrays(current.iloc[rows])
+        model = btyd.bgnbd
+        purchase[rows] = model.probability_purchase(config.horizon_days, x, t_x, age)
+        expected[rows] = model.expected_purchases(config.horizon_days, x, t_x, age)
+        churn_probability[rows] = 1 - model.probability_purchase(
+            config.churn_window_days, x, t_x, age
+        )
+        orders_clv = model.expected_purchases(config.clv_horizon_days, x, t_x, age)
+        value = (
+            btyd.gamma_gamma.expected_order_value(
+                frequency[rows], current["avg_order_value"].to_numpy()[rows]
+            )
+            if btyd.gamma_gamma is not None
+            else current["avg_order_value"].to_numpy()[rows]
+        )
+        clv[rows] = orders_clv * value
+        source[rows] = "probabilistic_baseline"
+        why = (
+            "classifier unavailable (too little labelled history)"
+            if propensity is None
+            else f"fewer than {config.min_orders_for_model} orders for the model"
+        )
+        reason[rows] = [
+            f"BG/NBD: {int(f)} orders, last {r:.0f} days ago; {why}"
+            for f, r in zip(frequency[rows], recency[rows], strict=True)
+        ]
+
+    if propensity is not None and (is_buyer & for_model).any():
+        rows = np.flatnonzero(is_buyer & for_model)
+        chosen = current.iloc[rows]
+        probability = propensity.estimator.predict_proba(
+            chosen.loc[:, propensity.features].to_numpy(dtype=float)
+        )[:, 1]
+        if not np.isnan(expected[rows]).all():
+            # Keep BG/NBD's orders-per-buyer ratio, scaled to the model probability.
+            ratio = np.where(purchase[rows] > 0, expected[rows] / purchase[rows], 1.0)
+            expected[rows] = probability * np.maximum(ratio, 1.0)
+        else:
+            expected[rows] = probability
+        purchase[rows] = probability
+        if churn is not None:
+            x_churn = chosen.loc[:, churn.features].to_numpy(dtype=float)
+            churn_probability[rows] = 1 - churn.estimator.predict_proba(x_churn)[:, 1]
+        source[rows] = "model"
+        label = propensity.algorithm.replace("_", " ")
+        reason[rows] = [
+            f"{label} model on {propensity.training_rows} labelled snapshot rows: "
+            f"{int(f)} orders, last {r:.0f} days ago"
+            for f, r in zip(frequency[rows], recency[rows], strict=True)
+        ]
+
+    non_buyers = np.flatnonzero(~is_buyer)
+    rates_h = heuristics.get(config.horizon_days, {})
+    rates_c = heuristics.get(config.churn_window_days, {})
+    if rates_h and len(non_buyers):
+        engaged = _engaged(current.iloc[non_buyers]).to_numpy()
+        purchase[non_buyers] = np.where(engaged, rates_h[True], rates_h[False])
+        expected[non_buyers] = purchase[non_buyers]
+        if rates_c:
+            churn_probability[non_buyers] = 1 - np.where(
+                engaged, rates_c[True], rates_c[False]
+            )
+        clv[non_buyers] = 0.0
+        source[non_buyers] = "heuristic"
+        reason[non_buyers] = np.where(
+            engaged,
+            "no orders yet; first-purchase rate of recently engaged non-buyers",
+            "no orders yet; first-purchase rate of non-buyers with no recent activity",
+        )
+
+    next_order = _expected_next_order(purchase, config, as_of)
+    low, high = config.churn_bands
+    band = np.select(
+        [churn_probability < low, churn_probability < high, churn_probability >= high],
+        ["low", "medium", "high"],
+        default=None,
+    )
+    frame = pd.DataFrame(
+        {
+            "customer_id": current["customer_id"],
+            "as_of_date": pd.Timestamp(as_of).date(),
+            "horizon_days": config.horizon_days,
+            "purchase_probability": np.round(purchase, 6),
+            "expected_orders": np.round(expected, 6),
+            "churn_probability": np.round(churn_probability, 6),
+            "churn_band": band,
+            "predicted_clv": np.round(clv, 2),
+            "expected_next_order_date": next_order,
+            "source_": source,
+            "reason_": reason,
+            "model_version": version,
+        }
+    )
+    frame = frame.merge(preferred, on="customer_id", how="left")
+    frame = frame.rename(
+        columns={"source_": "prediction_source", "reason_": "prediction_reason"}
+    )
+    return frame.loc[:, list(PREDICTION_COLUMNS)].reset_index(drop=True)
+
+
+def _expected_next_order(
+    purchase: np.ndarray, config: PredictionConfig, as_of: datetime
+) -> list[date | None]:
+    """Median time to next order under a constant hazard matching the probability;
+    None when it lies beyond the CLV horizon."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hazard = -np.log1p(-np.clip(purchase, 0, 1 - 1e-9)) / config.horizon_days
+        days = np.log(2) / hazard
+    return [
+        (as_of + timedelta(days=float(d))).date()
+        if np.isfinite(d) and d <= config.clv_horizon_days
+        else None
+        for d in days
+    ]
+
+
+def _backtests(
+    tasks: tuple[tuple[str, PropensityFit | None, list[Snapshot], bool], ...],
+    config: PredictionConfig,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows: list[dict] = []
+    deciles: list[pd.DataFrame] = []
+    for name, fit, snapshots, is_churn in tasks:
+        validation = snapshots[0]
+        frame = validation.frame
+        if frame.empty or frame["label"].nunique() < 2:
+            continue
+        y = frame["label"].to_numpy()
+        target = 1 - y if is_churn else y
+        sign = -1.0 if is_churn else 1.0
+        base_rows = []
+        for base_name, (score, probability) in baseline_scores(
+            validation, config
+        ).items():
+            metrics = score_metrics(
+                target,
+                sign * score,
+                None if probability is None else _flip(probability, is_churn),
+            )
+            base_rows.append(_row(base_name, True, validation, metrics, None))
+        if fit is not None:
+            logistic = fit.validation["logistic_regression"].to_numpy()
+            base_rows.append(
+                _row(
+                    "logistic_regression",
+                    True,
+                    validation,
+                    score_metrics(
+                        target,
+                        _flip(logistic, is_churn),
+                        _flip(logistic, is_churn),
+                    ),
+                    None,
+                )
+            )
+            chosen = _flip(fit.validation[fit.algorithm].to_numpy(), is_churn)
+            metrics = score_metrics(target, chosen, chosen)
+            # The chosen candidate is not its own baseline.
+            best = max(
+                (
+                    r["auc"]
+                    for r in base_rows
+                    if not np.isnan(r["auc"]) and r["model"] != fit.algorithm
+                ),
+                default=-1,
+            )
+            rows.append(
+                _row(
+                    f"{name}:{fit.algorithm}",
+                    False,
+                    validation,
+                    metrics,
+                    bool(metrics["auc"] > best),
+                )
+            )
+            deciles.append(decile_table(target, chosen, f"{name}:{fit.algorithm}"))
+        rows.extend(base_rows)
+    backtests = pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
+    backtests["beats_baseline"] = backtests["beats_baseline"].astype("boolean")
+    table = (
+        pd.concat(deciles, ignore_index=True)
+        if deciles
+        else pd.DataFrame(
+            columns=[
+                "model",
+                "decile",
+                "customers",
+                "mean_probability",
+                "rate",
+                "lift",
+                "cumulative_capture",
+            ]
+        )
+    )
+    return backtests, table
+
+
+def _flip(probability: np.ndarray, is_churn: bool) -> np.ndarray:
+    return 1 - probability if is_churn else probability
+
+
+def _row(
+    model: str,
+    baseline: bool,
+    snapshot: Snapshot,
+    metrics: dict[str, float],
+    beats: bool | None,
+) -> dict:
+    return {
+        "model": model,
+        "baseline": baseline,
+        "horizon_days": snapshot.window_days,
+        "cutoff_date": pd.Timestamp(snapshot.cutoff).date(),
+        **{key: _round(value) for key, value in metrics.items()},
+        "beats_baseline": beats,
+    }
+
+
+def _round(value: float) -> float:
+    return value if isinstance(value, int) else round(float(value), 6)
+
+
+def _model_version(
+    config: PredictionConfig,
+    propensity: PropensityFit | None,
+    churn: PropensityFit | None,
+    current: pd.DataFrame,
+) -> str:
+    digest = hashlib.sha256(repr(config).encode())
+    for fit in (propensity, churn):
+        digest.update((fit.algorithm + fit.data_hash).encode() if fit else b"none")
+    digest.update(frame_hash(current).encode())
+    algorithm = propensity.algorithm if propensity else "btyd"
+    return f"{MODEL_VERSION_PREFIX}-{algorithm}-{digest.hexdigest()[:12]}"

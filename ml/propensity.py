@@ -1,0 +1,266 @@
+"""Purchase propensity: labelled snapshots, candidate models, time-based selection.
+
+A snapshot at cutoff ``c`` pairs the features built from data before ``c`` with the
+label "bought within [c, c + window)". Snapshots are taken at
+``as_of - window - j * step`` so every label window ends on or before the as-of date.
+The latest snapshot validates (out of time), the older ones train; the candidate
+with the best validation AUC is refitted on all snapshots with isotonic calibration
+(cross-fitted by customer) for scoring.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from threadpoolctl import threadpool_limits
+
+from ml.btyd import BetaGeoModel
+from ml.config import PredictionConfig
+from ml.evaluation import score_metrics
+from ml.features import FEATURE_COLUMNS
+
+MODEL_FEATURES: tuple[str, ...] = FEATURE_COLUMNS
+
+FeatureSource = Callable[[datetime], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Buyers' features at ``cutoff`` and whether they bought in the window after."""
+
+    cutoff: datetime
+    window_days: int
+    frame: pd.DataFrame  # customer_id, features, label, window_orders
+    window_buyers: frozenset[str] = frozenset()  # everyone who bought in the window
+
+
+@dataclass(frozen=True)
+class PropensityFit:
+    """A selected, calibrated classifier and its out-of-time validation."""
+
+    algorithm: str
+    estimator: CalibratedClassifierCV
+    features: tuple[str, ...]  # columns the estimator takes, in order
+    validation: pd.DataFrame  # customer_id, label, one score column per scorer
+    validation_metrics: dict[str, dict[str, float]]
+    validation_cutoff: datetime
+    window_days: int
+    training_rows: int
+    data_hash: str
+
+
+def signed_log1p(values: np.ndarray) -> np.ndarray:
+    """log1p that keeps the sign (for trend features in [-1, 1] and money)."""
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
+def candidates(random_state: int) -> dict[str, BaseEstimator]:
+    """The two candidate classifiers, unfitted."""
+    return {
+        "hist_gradient_boosting": HistGradientBoostingClassifier(
+            learning_rate=0.05,
+            max_iter=200,
+            max_leaf_nodes=15,
+            min_samples_leaf=40,
+            l2_regularization=1.0,
+            random_state=random_state,
+        ),
+        "logistic_regression": make_pipeline(
+            SimpleImputer(
+                strategy="median", add_indicator=True, keep_empty_features=True
+            ),
+            FunctionTransformer(signed_log1p),
+            StandardScaler(),
+            LogisticRegression(C=1.0, max_iter=2000),
+        ),
+    }
+
+
+def snapshot_cutoffs(
+    as_of: datetime, window_days: int, config: PredictionConfig
+) -> list[datetime]:
+    """Cutoffs of the labelled snapshots, latest first."""
+    return [
+        as_of - timedelta(days=window_days + j * config.step_days)
+        for j in range(config.training_snapshots)
+    ]
+
+
+def make_snapshot(
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    cutoff: datetime,
+    window_days: int,
+    config: PredictionConfig,
+) -> Snapshot:
+    """Join labels onto the eligible buyers of a feature table."""
+    eligible = features.loc[features["frequency"] >= config.min_orders_for_model]
+    frame = eligible.merge(
+        labels.loc[:, ["customer_id", "window_orders"]], on="customer_id", how="left"
+    )
+    frame["window_orders"] = frame["window_orders"].fillna(0).astype(float)
+    frame["label"] = (frame["window_orders"] > 0).astype(int)
+    frame = frame.sort_values("customer_id").reset_index(drop=True)
+    return Snapshot(
+        cutoff, window_days, frame, frozenset(labels["customer_id"].astype(str))
+    )
+
+
+def rfm_score(frame: pd.DataFrame) -> np.ndarray:
+    """r + f + m quintile scores (1-5 each) within the frame."""
+
+    def quintile(values: pd.Series) -> np.ndarray:
+        ranks = values.rank(method="average", pct=True).to_numpy()
+        return np.ceil(ranks * 5).clip(1, 5)
+
+    return (
+        quintile(-frame["recency_days"])
+        + quintile(frame["frequency"])
+        + quintile(frame["monetary"])
+    )
+
+
+def btyd_arrays(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BG/NBD inputs (x, t_x, T in days) from a feature table of buyers."""
+    age = frame["tenure_days"].to_numpy(dtype=float)
+    recency = np.clip(age - frame["recency_days"].to_numpy(dtype=float), 0, None)
+    frequency = np.clip(frame["purchase_days"].to_numpy(dtype=float) - 1, 0, None)
+    return frequency, recency, age
+
+
+def fit_propensity(
+    snapshots: list[Snapshot], config: PredictionConfig
+) -> PropensityFit | None:
+    """Select, calibrate and refit a classifier; None when data are too thin.
+
+    Parameters
+    ----------
+    snapshots
+        Labelled snapshots, latest first; the first validates, the rest train.
+    config
+        Thresholds and random state.
+
+    Returns
+    -------
+    PropensityFit or None
+        None when the training snapshots hold fewer buyers or positives than
+        ``min_training_customers`` / ``min_training_positives``, or one class only.
+    """
+    with threadpool_limits(limits=config.model_threads, user_api="openmp"):
+        return _fit_propensity(snapshots, config)
+
+
+def _fit_propensity(
+    snapshots: list[Snapshot], config: PredictionConfig
+) -> PropensityFit | None:
+    validation, *training = snapshots
+    train = pd.concat([s.frame for s in training], ignore_index=True)
+    if not _trainable(train, config) or not _trainable(validation.frame, config, 1):
+        return None
+    train = _subsample(train, config)
+    # Columns that are missing everywhere (a source without any data) are dropped.
+    columns = [c for c in MODEL_FEATURES if train[c].notna().any()]
+    x_train = train.loc[:, columns].to_numpy(dtype=float)
+    x_valid = validation.frame.loc[:, columns].to_numpy(dtype=float)
+    y_valid = validation.frame["label"].to_numpy()
+
+    scores: dict[str, np.ndarray] = {}
+    metrics: dict[str, dict[str, float]] = {}
+    for name, estimator in candidates(config.random_state).items():
+        calibrated = _calibrated(estimator, train, config).fit(
+            x_train, train["label"].to_numpy()
+        )
+        probability = calibrated.predict_proba(x_valid)[:, 1]
+        scores[name] = probability
+        metrics[name] = score_metrics(y_valid, probability, probability)
+    algorithm = max(metrics, key=lambda name: (metrics[name]["auc"], name))
+
+    full = _subsample(
+        pd.concat([s.frame for s in snapshots], ignore_index=True), config
+    )
+    estimator = _calibrated(candidates(config.random_state)[algorithm], full, config)
+    estimator.fit(full.loc[:, columns].to_numpy(dtype=float), full["label"].to_numpy())
+
+    table = validation.frame.loc[:, ["customer_id", "label"]].copy()
+    for name, probability in scores.items():
+        table[name] = probability
+    return PropensityFit(
+        algorithm=algorithm,
+        estimator=estimator,
+        features=tuple(columns),
+        validation=table,
+        validation_metrics=metrics,
+        validation_cutoff=validation.cutoff,
+        window_days=validation.window_days,
+        training_rows=len(full),
+        data_hash=frame_hash(full.loc[:, ["customer_id", *MODEL_FEATURES, "label"]]),
+    )
+
+
+def baseline_scores(
+    snapshot: Snapshot, config: PredictionConfig
+) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """Scores (and probabilities, where the baseline gives them) of the baselines
+    on one snapshot: recency only, frequency only, RFM score and BG/NBD."""
+    frame = snapshot.frame
+    result: dict[str, tuple[np.ndarray, np.ndarray | None]] = {
+        "recency_only": (-frame["recency_days"].to_numpy(dtype=float), None),
+        "frequency_only": (frame["frequency"].to_numpy(dtype=float), None),
+        "rfm_score": (rfm_score(frame), None),
+    }
+    try:
+        x, t_x, age = btyd_arrays(frame)
+        model = BetaGeoModel(penalizer=0.001).fit(x, t_x, age)
+        probability = model.probability_purchase(snapshot.window_days, x, t_x, age)
+        result["bg_nbd"] = (probability, probability)
+    except (ValueError, RuntimeError):
+        pass
+    return result
+
+
+def frame_hash(frame: pd.DataFrame) -> str:
+    """A short, order-sensitive content hash of a DataFrame."""
+    digest = hashlib.sha256(
+        pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+    )
+    return digest.hexdigest()[:12]
+
+
+def _trainable(frame: pd.DataFrame, config: PredictionConfig, scale: int = 1) -> bool:
+    positives = int(frame["label"].sum()) if len(frame) else 0
+    return (
+        len(frame) >= config.min_training_customers // scale
+        and positives >= config.min_training_positives // scale
+        and positives < len(frame)
+    )
+
+
+def _subsample(frame: pd.DataFrame, config: PredictionConfig) -> pd.DataFrame:
+    if len(frame) <= config.max_training_rows:
+        return frame.reset_index(drop=True)
+    return frame.sample(
+        n=config.max_training_rows, random_state=config.random_state
+    ).reset_index(drop=True)
+
+
+def _calibrated(
+    estimator: BaseEstimator, frame: pd.DataFrame, config: PredictionConfig
+) -> CalibratedClassifierCV:
+    """Isotonic calibration cross-fitted over customers (sigmoid on small data)."""
+    groups = frame["customer_id"].to_numpy()
+    splits = list(GroupKFold(n_splits=3).split(np.zeros(len(frame)), groups=groups))
+    method = "isotonic" if len(frame) >= 3_000 else "sigmoid"
+    return CalibratedClassifierCV(clone(estimator), method=method, cv=splits)

@@ -1,0 +1,386 @@
+"""Product recommendations with a reason, built with SQL in DuckDB.
+
+Candidates, in order of priority:
+
+1. co-purchase rules "bought A, then B within N days" (support, confidence, lift)
+   from the customer's own purchases;
+2. products the customer viewed recently but did not buy;
+3. popular products in the customer's preferred category;
+4. popular products overall.
+
+Never recommended: products the customer already bought (unless their category is
+listed as replenishable), inactive or out-of-stock products, unknown products.
+Only rows before ``cutoff`` are read.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import duckdb
+import pandas as pd
+
+from ml.config import PredictionConfig
+from ml.features import CUSTOMERS, as_timestamp, source_sql
+
+RECOMMENDATION_COLUMNS = (
+    "customer_id",
+    "recommendation_rank",
+    "product_id",
+    "category",
+    "source",
+    "score",
+    "reason",
+)
+
+
+def _candidate_pool(n: int) -> int:
+    return n + 20
+
+
+def association_rules(
+    con: duckdb.DuckDBPyConnection,
+    cutoff: date | datetime,
+    config: PredictionConfig | None = None,
+) -> pd.DataFrame:
+    """Co-purchase rules "bought A, then B within ``rule_window_days``".
+
+    Returns
+    -------
+    pandas.DataFrame
+        antecedent_id, consequent_id, customers, support, confidence, lift; one row
+        per rule followed by at least ``rule_min_customers`` customers.
+    """
+    config = config or PredictionConfig()
+    sql = _common_sql(source_sql(con)) + "select * from rules order by 1, 2"
+    return con.execute(sql, _parameters(cutoff, config)).df()
+
+
+def recommend_products(
+    con: duckdb.DuckDBPyConnection,
+    cutoff: date | datetime,
+    config: PredictionConfig | None = None,
+) -> pd.DataFrame:
+    """Up to ``n_recommendations`` products per customer, each with a reason.
+
+    Parameters
+    ----------
+    con
+        Warehouse connection.
+    cutoff
+        Only purchases, views and sales before it count.
+    config
+        Rule window and thresholds, number of picks, replenishable categories.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer per rank with the columns in
+        :data:`RECOMMENDATION_COLUMNS`, sorted by customer and rank.
+    """
+    config = config or PredictionConfig()
+    sql = (
+        _common_sql(source_sql(con))
+        + f"""
+,
+
+customers as (
+    select distinct customer_id from {CUSTOMERS}
+),
+
+customer_bought as (
+    select
+        customer_id,
+        product_id,
+        sum(spend) as spend
+    from bought
+    group by customer_id, product_id
+),
+
+preferred as (
+    select customer_id, category
+    from (
+        select
+            customer_bought.customer_id,
+            sellable_all.category,
+            sum(customer_bought.spend) as spend
+        from customer_bought
+        inner join all_products as sellable_all
+            on customer_bought.product_id = sellable_all.product_id
+        where sellable_all.category is not null
+        group by customer_bought.customer_id, sellable_all.category
+    ) as category_spend
+    qualify row_number() over (
+        partition by customer_id order by spend desc, category asc
+    ) = 1
+),
+
+rule_candidates as (
+    select
+        customer_bought.customer_id,
+        rules.consequent_id as product_id,
+        1 as priority,
+        max(rules.confidence * rules.lift) as score,
+        arg_max(
+            'often bought within ' || $rule_window || ' days after '
+            || rules.antecedent_id || ' (confidence '
+            || printf('%.2f', rules.confidence) || ', lift '
+            || printf('%.1f', rules.lift) || ')',
+            rules.confidence * rules.lift
+        ) as reason
+    from customer_bought
+    inner join rules
+        on customer_bought.product_id = rules.antecedent_id
+    group by customer_bought.customer_id, rules.consequent_id
+),
+
+viewed_candidates as (
+    select
+        customer_id,
+        product_id,
+        2 as priority,
+        count(*) as score,
+        'viewed ' || count(*) || ' times in the last ' || $view_window
+        || ' days, not bought' as reason
+    from web_events
+    where
+        event_type = 'product_view'
+        and product_id is not null
+        and occurred_at >= $cutoff - to_days($view_window)
+    group by customer_id, product_id
+),
+
+popular as (
+    select
+        sellable.product_id,
+        sellable.category,
+        coalesce(units.units_sold, 0) as units_sold,
+        row_number() over (
+            partition by sellable.category
+            order by coalesce(units.units_sold, 0) desc, sellable.product_id
+        ) as category_rank,
+        row_number() over (
+            order by coalesce(units.units_sold, 0) desc, sellable.product_id
+        ) as overall_rank
+    from sellable
+    left join (
+        select product_id, sum(quantity) as units_sold
+        from bought
+        where ordered_at >= $cutoff - to_days($popular_window)
+        group by product_id
+    ) as units
+        on sellable.product_id = units.product_id
+),
+
+category_candidates as (
+    select
+        preferred.customer_id,
+        popular.product_id,
+        3 as priority,
+        popular.units_sold as score,
+        'popular in your favourite category ' || popular.category
+        || ' (' || cast(popular.units_sold as bigint) || ' sold in ' || $popular_window
+        || ' days)' as reason
+    from preferred
+    inner join popular
+        on preferred.category = popular.category
+    where popular.category_rank <= $pool
+),
+
+overall_candidates as (
+    select
+        customers.customer_id,
+        popular.product_id,
+        4 as priority,
+        popular.units_sold as score,
+        'popular overall (' || cast(popular.units_sold as bigint) || ' sold in '
+        || $popular_window || ' days)' as reason
+    from customers
+    cross join popular
+    where popular.overall_rank <= $pool
+),
+
+candidates as (
+    select * from rule_candidates
+    union all
+    select * from viewed_candidates
+    union all
+    select * from category_candidates
+    union all
+    select * from overall_candidates
+),
+
+allowed as (
+    select
+        candidates.*,
+        sellable.category
+    from candidates
+    inner join customers
+        on candidates.customer_id = customers.customer_id
+    inner join sellable
+        on candidates.product_id = sellable.product_id
+    left join customer_bought
+        on
+            candidates.customer_id = customer_bought.customer_id
+            and candidates.product_id = customer_bought.product_id
+    where
+        customer_bought.product_id is null
+        or list_contains($replenishable, sellable.category)
+),
+
+best_per_product as (
+    select * from allowed
+    qualify row_number() over (
+        partition by customer_id, product_id
+        order by priority, score desc, reason
+    ) = 1
+),
+
+ranked as (
+    select
+        customer_id,
+        row_number() over (
+            partition by customer_id
+            order by priority, score desc, product_id
+        ) as recommendation_rank,
+        product_id,
+        category,
+        case priority
+            when 1 then 'co_purchase_rule'
+            when 2 then 'viewed_not_bought'
+            when 3 then 'popular_in_category'
+            else 'popular_overall'
+        end as source,
+        cast(score as double) as score,
+        reason
+    from best_per_product
+)
+
+select * from ranked
+where recommendation_rank <= $n
+order by customer_id, recommendation_rank
+"""
+    )
+    parameters = _parameters(cutoff, config) | {
+        "view_window": config.view_window_days,
+        "popular_window": config.popular_window_days,
+        "pool": _candidate_pool(config.n_recommendations),
+        "n": config.n_recommendations,
+        "replenishable": list(config.replenishable_categories),
+    }
+    frame = con.execute(sql, parameters).df()
+    return frame.loc[:, list(RECOMMENDATION_COLUMNS)]
+
+
+def _parameters(cutoff: date | datetime, config: PredictionConfig) -> dict:
+    return {
+        "cutoff": as_timestamp(cutoff),
+        "rule_window": config.rule_window_days,
+        "min_customers": config.rule_min_customers,
+        "max_products": config.rule_max_products,
+        "min_lift": config.rule_min_lift,
+        "rules_per_product": _candidate_pool(config.n_recommendations),
+    }
+
+
+def _common_sql(sources: dict[str, str]) -> str:
+    # $replenishable may be an empty list: give it a type once.
+    return f"""
+with
+
+all_products as (
+    select * from ({sources["products"]}) as source_products
+),
+
+sellable as (
+    select product_id, category from all_products
+    where is_active and is_in_stock
+),
+
+bought as (
+    select
+        orders.customer_id,
+        order_items.product_id,
+        orders.ordered_at,
+        order_items.quantity,
+        order_items.line_amount as spend
+    from ({sources["orders"]}) as orders
+    inner join ({sources["order_items"]}) as order_items
+        on orders.order_id = order_items.order_id
+    where orders.is_revenue_order and orders.ordered_at < $cutoff
+),
+
+web_events as (
+    select * from ({sources["web_events"]}) as source_web
+    where occurred_at < $cutoff
+),
+
+first_bought as (
+    select customer_id, product_id, min(ordered_at) as first_bought_at
+    from bought
+    group by customer_id, product_id
+),
+
+buyer_count as (
+    select count(distinct customer_id) as buyers from first_bought
+),
+
+product_buyers as (
+    select product_id, count(*) as buyers
+    from first_bought
+    group by product_id
+),
+
+rule_products as (
+    select product_id from product_buyers
+    order by buyers desc, product_id
+    limit $max_products
+),
+
+rule_buys as (
+    select first_bought.*
+    from first_bought
+    inner join rule_products
+        on first_bought.product_id = rule_products.product_id
+),
+
+pairs as (
+    select
+        antecedent.product_id as antecedent_id,
+        consequent.product_id as consequent_id,
+        count(distinct antecedent.customer_id) as customers
+    from rule_buys as antecedent
+    inner join rule_buys as consequent
+        on
+            antecedent.customer_id = consequent.customer_id
+            and antecedent.product_id != consequent.product_id
+            and consequent.first_bought_at > antecedent.first_bought_at
+            and consequent.first_bought_at
+            <= antecedent.first_bought_at + to_days($rule_window)
+    group by antecedent.product_id, consequent.product_id
+),
+
+rules as (
+    select
+        pairs.antecedent_id,
+        pairs.consequent_id,
+        pairs.customers,
+        pairs.customers / buyer_count.buyers as support,
+        pairs.customers / antecedent.buyers as confidence,
+        (pairs.customers / antecedent.buyers)
+        / (consequent.buyers / buyer_count.buyers) as lift
+    from pairs
+    cross join buyer_count
+    inner join product_buyers as antecedent
+        on pairs.antecedent_id = antecedent.product_id
+    inner join product_buyers as consequent
+        on pairs.consequent_id = consequent.product_id
+    where pairs.customers >= $min_customers
+    qualify
+        lift > $min_lift
+        and row_number() over (
+            partition by pairs.antecedent_id
+            order by confidence * lift desc, pairs.consequent_id
+        ) <= $rules_per_product
+)
+"""

@@ -1,0 +1,237 @@
+"""Render a campaign: guard, experiment arm, blocks, payload and decision audit.
+
+For each recipient, in order:
+
+1. the :class:`~renderer.guard.SendGuard` may refuse them (no consent, suppressed,
+   over the frequency cap ...): no payload, one audit row with the reason;
+2. the experiment arm is drawn (:mod:`renderer.campaigns`); the holdout gets no
+   payload, one audit row;
+3. otherwise the catalog picks the blocks and the payload is rendered; one audit
+   row per block evaluated says whether it fired, its rule and the values it saw.
+
+Refused recipients are never assigned an arm, so the holdout and the variants are
+drawn from the same eligible population.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from renderer.campaigns import HOLDOUT, ArmAssigner
+from renderer.catalog import load_catalog
+from renderer.guard import OPTED_IN, SendGuard
+from renderer.outbox import dumps
+from renderer.render import Campaign, Renderer
+
+GUARD_BLOCK_ID = "send_guard"
+GUARD_RULE = "valid email, opt-in, not suppressed, under frequency cap, not duplicate"
+HOLDOUT_BLOCK_ID = "holdout"
+# Columns of a decision-audit row, in order.
+AUDIT_COLUMNS = (
+    "customer_id",
+    "campaign_id",
+    "variant",
+    "block_id",
+    "slot",
+    "fired",
+    "rule",
+    "values_seen",
+    "reason",
+    "model_version",
+)
+
+
+@dataclass
+class RenderedRecipient:
+    """What happened to one recipient.
+
+    Attributes
+    ----------
+    customer_id
+        The recipient.
+    variant
+        The experiment arm (``"holdout"`` for the control group); ``None`` when the
+        guard refused the recipient.
+    payload
+        The payload to send, or ``None`` (refused or held out).
+    audit
+        Decision-audit rows (see :data:`AUDIT_COLUMNS`).
+    refused
+        The guard's reason, when refused.
+    """
+
+    customer_id: str
+    variant: str | None
+    payload: dict[str, Any] | None
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    refused: str | None = None
+
+
+def split_holdout(arms: Mapping[str, float]) -> tuple[dict[str, float], float]:
+    """Arms without a ``"holdout"`` entry, and the holdout's share of the total.
+
+    ``{"A": 45, "B": 45, "holdout": 10}`` gives ``({"A": 45, "B": 45}, 0.1)``.
+    """
+    variants = {name: weight for name, weight in arms.items() if name != HOLDOUT}
+    if HOLDOUT not in arms:
+        return variants, 0.0
+    total = float(sum(arms.values()))
+    return variants, float(arms[HOLDOUT]) / total if total > 0 else 0.0
+
+
+@functools.lru_cache(maxsize=65_536)
+def _values_json(items: tuple[tuple[str, Any], ...]) -> str:
+    """JSON text of the values a rule saw; the same few combinations repeat a lot."""
+    return dumps(dict(items))
+
+
+def _values_text(values: Mapping[str, Any]) -> str:
+    items = tuple(values.items())
+    try:
+        return _values_json(items)
+    except TypeError:  # an unhashable value: serialise without the cache
+        return dumps(values)
+
+
+def _audit_row(
+    customer_id: str,
+    campaign_id: str,
+    variant: str | None,
+    block_id: str,
+    slot: str | None,
+    fired: bool,
+    rule: str,
+    values: Mapping[str, Any],
+    reason: str | None,
+    model_version: str,
+) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "campaign_id": campaign_id,
+        "variant": variant,
+        "block_id": block_id,
+        "slot": slot,
+        "fired": fired,
+        "rule": rule,
+        "values_seen": _values_text(values),
+        "reason": reason,
+        "model_version": model_version,
+    }
+
+
+def render_campaign(
+    recipients_batches: Iterable[tuple[list[dict[str, Any]], dict[str, list[dict]]]],
+    campaign: Campaign,
+    guard: SendGuard,
+    arms: Mapping[str, float],
+    model_version: str,
+    *,
+    holdout: float | None = None,
+    renderer: Renderer | None = None,
+) -> Iterator[RenderedRecipient]:
+    """Render every recipient of a campaign, lazily, with a decision audit.
+
+    Parameters
+    ----------
+    recipients_batches
+        ``(recipients, picks by customer id)`` batches, e.g. from
+        ``mailroom.recipients.iter_recipient_batches``.
+    campaign
+        The campaign.
+    guard
+        Consent, suppression and frequency-cap checks for this send.
+    arms
+        Variant weights, e.g. ``{"A": 1, "B": 1}``; a ``"holdout"`` entry sets the
+        holdout share relative to the total (``{"A": 45, "B": 45, "holdout": 10}``).
+    model_version
+        Version of the models behind segments and picks, copied to audit rows.
+    holdout
+        Holdout share in ``[0, 1)``; overrides a ``"holdout"`` entry in ``arms``.
+    renderer
+        A :class:`~renderer.render.Renderer` with a catalog; by default one with
+        the default catalog.
+
+    Yields
+    ------
+    RenderedRecipient
+        One per recipient, in input order.
+    """
+    variants, share = split_holdout(arms)
+    assigner = ArmAssigner(variants, share if holdout is None else holdout)
+    if renderer is None:
+        renderer = Renderer(catalog=load_catalog())
+    if renderer.catalog is None:
+        raise ValueError("render_campaign needs a Renderer with a block catalog")
+    campaign_id = campaign.campaign_id
+    for recipients, picks_by_customer in recipients_batches:
+        for recipient in recipients:
+            customer_id = str(recipient.get("customer_id"))
+            reason = guard.check(recipient)
+            if reason is not None:
+                values = {
+                    key: recipient.get(key)
+                    for key in ("consent_status", "is_suppressed")
+                    if key in recipient
+                }
+                row = _audit_row(
+                    customer_id,
+                    campaign_id,
+                    None,
+                    GUARD_BLOCK_ID,
+                    None,
+                    False,
+                    GUARD_RULE,
+                    values,
+                    reason,
+                    model_version,
+                )
+                yield RenderedRecipient(customer_id, None, None, [row], reason)
+                continue
+            variant = assigner(customer_id, campaign_id)
+            if variant == HOLDOUT:
+                row = _audit_row(
+                    customer_id,
+                    campaign_id,
+                    HOLDOUT,
+                    HOLDOUT_BLOCK_ID,
+                    None,
+                    True,
+                    f"holdout share {assigner.holdout:g}",
+                    {},
+                    "holdout: control group, no email",
+                    model_version,
+                )
+                yield RenderedRecipient(customer_id, HOLDOUT, None, [row])
+                continue
+            picks = picks_by_customer.get(customer_id, ())
+            payload, decisions = renderer.render_with_decisions(
+                recipient, picks, campaign, variant
+            )
+            payload["consent"] = OPTED_IN
+            payload["model_version"] = model_version
+            audit = [
+                _audit_row(
+                    customer_id,
+                    campaign_id,
+                    variant,
+                    decision.block_id,
+                    decision.slot,
+                    decision.fired,
+                    decision.rule,
+                    decision.values,
+                    None,
+                    model_version,
+                )
+                for decision in decisions
+            ]
+            yield RenderedRecipient(customer_id, variant, payload, audit)
+
+
+def payloads(rendered: Iterable[RenderedRecipient]) -> Iterator[dict[str, Any]]:
+    """Only the payloads to send, e.g. for :func:`renderer.outbox.write_outbox`."""
+    for item in rendered:
+        if item.payload is not None:
+            yield item.payload

@@ -1,0 +1,213 @@
+"""ML predictions on a synthetic in-memory warehouse: no leakage, determinism,
+one row per customer, honest fallbacks. Needs nothing outside the repository."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.config import PredictionConfig
+from ml.features import FEATURE_COLUMNS, build_features
+from ml.predict import BACKTEST_COLUMNS, PREDICTION_COLUMNS, run_predictions
+from ml.synthetic import create_synthetic_warehouse
+
+AS_OF = date(2024, 12, 1)
+CONFIG = PredictionConfig(min_training_customers=50, min_training_positives=5)
+TIMED = {
+    "intermediate.int_orders_resolved": "ordered_at",
+    "staging.stg_web__events": "occurred_at",
+    "staging.stg_esp__email_events": "occurred_at",
+}
+
+
+def _warehouse(**kwargs: object) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    create_synthetic_warehouse(con, customers=300, **kwargs)
+    return con
+
+
+@pytest.fixture(scope="module")
+def warehouse() -> duckdb.DuckDBPyConnection:
+    return _warehouse()
+
+
+@pytest.fixture(scope="module")
+def run(warehouse: duckdb.DuckDBPyConnection):
+    return run_predictions(warehouse, AS_OF, CONFIG)
+
+
+def _tamper(con: duckdb.DuckDBPyConnection, cutoff: datetime, how: str) -> None:
+    """Delete, or shuffle the people of, every timed row at or after cutoff."""
+    for table, column in TIMED.items():
+        if how == "delete":
+            con.execute(f"delete from {table} where {column} >= ?", [cutoff])
+        else:
+            key = (
+                "email"
+                if "esp" in table
+                else ("customer_id" if "orders" in table else "shop_customer_id")
+            )
+            con.execute(
+                f"""
+                update {table} set {key} = shuffled.new_key
+                from (
+                    select rowid as row_id,
+                        lead({key}, 1, {key}) over (order by rowid) as new_key
+                    from {table} where {column} >= $cutoff
+                ) as shuffled
+                where {table}.rowid = shuffled.row_id
+                """,
+                {"cutoff": cutoff},
+            )
+
+
+@pytest.mark.parametrize("how", ["delete", "shuffle"])
+def test_rows_at_or_after_the_cutoff_change_no_feature(how: str) -> None:
+    cutoff = datetime(2024, 9, 15)
+    con = _warehouse()
+    before = build_features(con, cutoff)
+    _tamper(con, cutoff, how)
+    pd.testing.assert_frame_equal(before, build_features(con, cutoff))
+
+
+@pytest.mark.parametrize("how", ["delete", "shuffle"])
+def test_rows_at_or_after_the_as_of_date_change_no_prediction(run, how: str) -> None:
+    con = _warehouse()
+    _tamper(con, datetime(2024, 12, 1), how)
+    other = run_predictions(con, AS_OF, CONFIG)
+    pd.testing.assert_frame_equal(run.predictions, other.predictions)
+    pd.testing.assert_frame_equal(run.recommendations, other.recommendations)
+    pd.testing.assert_frame_equal(run.backtests, other.backtests)
+
+
+def test_same_inputs_give_identical_predictions(warehouse, run) -> None:
+    again = run_predictions(warehouse, AS_OF, CONFIG)
+    pd.testing.assert_frame_equal(run.predictions, again.predictions)
+    assert run.predictions["model_version"].nunique() == 1
+
+
+def test_every_customer_gets_one_explained_prediction(warehouse, run) -> None:
+    customers = warehouse.execute(
+        "select customer_id from marts.dim_customers order by 1"
+    ).df()["customer_id"]
+    predictions = run.predictions
+    assert list(predictions.columns) == list(PREDICTION_COLUMNS)
+    assert predictions["customer_id"].tolist() == customers.tolist()
+    assert predictions["prediction_source"].notna().all()
+    assert predictions["prediction_reason"].str.len().gt(10).all()
+    assert set(predictions["prediction_source"]) <= {
+        "model",
+        "probabilistic_baseline",
+        "heuristic",
+        "none",
+    }
+    # People without orders are never scored by the buyer model.
+    features = build_features(warehouse, datetime(2024, 12, 1))
+    never_bought = set(features.loc[features["frequency"] == 0, "customer_id"])
+    non_buyer_sources = predictions.loc[
+        predictions["customer_id"].isin(never_bought), "prediction_source"
+    ]
+    assert set(non_buyer_sources) == {"heuristic"}
+
+
+def test_probabilities_bands_and_values_are_consistent(run) -> None:
+    p = run.predictions
+    assert p["purchase_probability"].between(0, 1).all()
+    assert p["churn_probability"].between(0, 1).all()
+    assert (p["expected_orders"] >= p["purchase_probability"] - 1e-9).all()
+    low, high = CONFIG.churn_bands
+    expected = np.where(
+        p["churn_probability"] < low,
+        "low",
+        np.where(p["churn_probability"] < high, "medium", "high"),
+    )
+    assert (p["churn_band"] == expected).all()
+    buyers = p["prediction_source"].isin(["model", "probabilistic_baseline"])
+    assert (p.loc[buyers, "predicted_clv"] > 0).all()
+
+
+def test_backtests_compare_each_model_with_its_baselines(run) -> None:
+    backtests = run.backtests
+    assert list(backtests.columns) == list(BACKTEST_COLUMNS)
+    for horizon in (CONFIG.horizon_days, CONFIG.churn_window_days):
+        rows = backtests.loc[backtests["horizon_days"] == horizon]
+        assert {"recency_only", "rfm_score", "bg_nbd", "logistic_regression"} <= set(
+            rows["model"]
+        )
+        model = rows.loc[~rows["baseline"]]
+        assert len(model) == 1
+        assert rows["auc"].between(0.5, 1).all()
+        assert (rows["cutoff_date"] < AS_OF).all()
+    assert run.deciles["decile"].between(1, 10).all()
+
+
+def test_too_little_history_falls_back_to_bg_nbd() -> None:
+    con = _warehouse()
+    thin = PredictionConfig(min_training_customers=100_000)
+    predictions = run_predictions(con, AS_OF, thin).predictions
+    sources = set(predictions["prediction_source"])
+    assert "model" not in sources
+    assert "probabilistic_baseline" in sources
+    assert (
+        predictions.loc[
+            predictions["prediction_source"] == "probabilistic_baseline",
+            "prediction_reason",
+        ]
+        .str.contains("BG/NBD")
+        .all()
+    )
+
+
+def test_absent_web_and_email_sources_give_zeros_not_errors() -> None:
+    con = _warehouse(with_web_and_email=False)
+    features = build_features(con, datetime(2024, 12, 1))
+    assert list(features.columns) == ["customer_id", *FEATURE_COLUMNS]
+    for column in ("email_opens_90d", "product_views_30d", "sessions_90d"):
+        assert (features[column] == 0).all()
+    assert len(run_predictions(con, AS_OF, CONFIG).predictions) == 300
+
+
+def test_an_empty_warehouse_still_gives_every_customer_a_row() -> None:
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.dim_customers as "
+        "select 'cus_' || range as customer_id from range(5)"
+    )
+    predictions = run_predictions(con, AS_OF, CONFIG).predictions
+    assert len(predictions) == 5
+    assert (predictions["prediction_source"] == "none").all()
+
+
+def test_features_match_a_hand_count() -> None:
+    con = duckdb.connect()
+    create_synthetic_warehouse(con, customers=20)
+    cutoff = datetime(2024, 10, 1)
+    features = build_features(con, cutoff).set_index("customer_id")
+    orders = (
+        con.execute(
+            "select customer_id, count(*) as n, sum(total_amount) as m "
+            "from intermediate.int_orders_resolved "
+            "where is_revenue_order and ordered_at < ? group by 1",
+            [cutoff],
+        )
+        .df()
+        .set_index("customer_id")
+    )
+    np.testing.assert_allclose(
+        features.loc[orders.index, "frequency"], orders["n"].astype(float)
+    )
+    np.testing.assert_allclose(features.loc[orders.index, "monetary"], orders["m"])
+
+
+def test_config_errors_say_what_to_fix() -> None:
+    with pytest.raises(ValueError, match="churn_bands"):
+        PredictionConfig(churn_bands=(0.8, 0.2))
+    with pytest.raises(ValueError, match="training_snapshots"):
+        PredictionConfig(training_snapshots=1)
+    with pytest.raises(ValueError, match="horizon_days"):
+        PredictionConfig(horizon_days=0)
