@@ -133,3 +133,23 @@ def render_lift_calibration_png(deciles: pd.DataFrame) -> bytes | None:
     figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
     plt.close(figure)
     return buffer.getvalue()
+
+
+def compare_with_baseline(
+    backtests: pd.DataFrame, baseline: str = "recency_only"
+) -> pd.DataFrame:
+    """Each model row of ``backtests`` next to one baseline on the same snapshot.
+
+    Returns one row per model with its AUC, the baseline's AUC and ``beats``
+    (strictly higher AUC), for checks that fail when a model is no better than the
+    naive baseline.
+    """
+    keys = ["horizon_days", "cutoff_date"]
+    models = backtests.loc[~backtests["baseline"].astype(bool), ["model", *keys, "auc"]]
+    reference = backtests.loc[
+        backtests["baseline"].astype(bool) & (backtests["model"] == baseline),
+        [*keys, "auc"],
+    ].rename(columns={"auc": "baseline_auc"})
+    compared = models.merge(reference, on=keys, how="left")
+    compared["beats"] = compared["auc"] > compared["baseline_auc"]
+    return compared.reset_index(drop=True)

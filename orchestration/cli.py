@@ -59,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--outbox", help="outbox folder (default: HOME/outbox)")
     run.add_argument("--as-of", help="run as of this date, YYYY-MM-DD (default: today)")
 
+    preview = command(
+        "preview", _preview, "write one customer's email as HTML and explain its blocks"
+    )
+    preview.add_argument("--customer-id", required=True)
+    preview.add_argument("--as-of", help="campaign date, YYYY-MM-DD (default: today)")
+    preview.add_argument("--out", help="HTML file (default: HOME/preview/ID.html)")
+
     ui = command("ui", _ui, "open the Dagster UI on this project")
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--host", default="127.0.0.1")
@@ -154,6 +161,32 @@ def _run_pipeline(settings: Settings) -> int:
         return 1
     print(f"finished in {time.perf_counter() - started:.1f} s\n")
     print_summary(settings)
+    return 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from mailroom.campaign import NotSendable, preview_customer
+
+    settings = Settings.load(home=args.home, as_of=args.as_of)
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        try:
+            html, decisions = preview_customer(con, args.customer_id, settings.as_of)
+        except NotSendable as reason:
+            print(f"mailroom: {reason}", file=sys.stderr)
+            return 1
+    out = Path(args.out or settings.home / "preview" / f"{args.customer_id}.html")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    print(f"wrote {out}")
+    for decision in decisions:
+        mark = "fired  " if decision["fired"] else "skipped"
+        values = ", ".join(f"{k}={v!r}" for k, v in decision["values"].items())
+        print(
+            f"  {mark} {decision['slot']:<16} {decision['block_id']:<18} "
+            f"{decision['rule']}  [{values}]"
+        )
     return 0
 
 

@@ -14,7 +14,7 @@ from orchestration.assets.emails import (
     outbox_has_consent_for_every_recipient,
 )
 from orchestration.assets.ingestion import raw_tables
-from orchestration.assets.ml import customer_clusters
+from orchestration.assets.ml import customer_clusters, customer_predictions
 from orchestration.project import DBT_EXECUTABLE, mailroom_dbt_project
 from orchestration.resources import MailroomResource
 
@@ -29,6 +29,7 @@ defs = Definitions(
         raw_tables,
         mailroom_dbt_models,
         customer_clusters,
+        customer_predictions,
         mailroom_dbt_personalization,
         email_payloads,
     ],

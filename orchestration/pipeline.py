@@ -45,7 +45,11 @@ STAGES = (
         "stage, quarantine, resolve people, build marts and run dbt tests",
         AssetSelection.assets(mailroom_dbt_models),
     ),
-    Stage("ml", "cluster customers", AssetSelection.groups(ML_GROUP)),
+    Stage(
+        "ml",
+        "cluster, predict, recommend and backtest",
+        AssetSelection.groups(ML_GROUP),
+    ),
     Stage(
         "personalize",
         "build the personalization marts",

@@ -220,15 +220,43 @@ def test_every_payload_names_its_recipient_and_segment(
             "select customer_id, email, rfm_segment from marts.personalization"
         ).fetchall()
     }
+    held_out = {
+        customer_id
+        for (customer_id,) in warehouse.execute(
+            "select customer_id from emails.decision_audit where block_id = 'holdout'"
+        ).fetchall()
+    }
     _, payloads = read_outbox(demo_run.outbox)
     payloads = list(payloads)
-    assert len(payloads) == len(recipients)
+    # Everyone sendable gets a payload, except the holdout (about a tenth).
+    assert len(payloads) + len(held_out) == len(recipients)
+    assert 0.05 < len(held_out) / len(recipients) < 0.15
     for payload in payloads:
         email, segment = recipients[payload["recipient_id"]]
+        assert payload["recipient_id"] not in held_out
         assert payload["email"] == email
         assert payload["segment"] == segment
-        assert f"segment:{segment}" in payload["blocks"] or payload["blocks"]
+        assert payload["variant"] in ("A", "B")
         assert payload["subject"] and payload["html"] and payload["text"]
+
+
+def test_decision_audit_explains_every_block_of_every_payload(
+    demo_run: Settings, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    _, payloads = read_outbox(demo_run.outbox)
+    fired = {
+        (customer_id, block_id)
+        for customer_id, block_id in warehouse.execute(
+            "select customer_id, block_id from emails.decision_audit where fired"
+        ).fetchall()
+    }
+    for payload in payloads:
+        for block in payload["blocks"]:
+            assert (payload["recipient_id"], block) in fired
+    missing_rules = warehouse.execute(
+        "select count(*) from emails.decision_audit where rule is null"
+    ).fetchone()[0]
+    assert missing_rules == 0
 
 
 def test_rfm_gives_every_person_exactly_one_segment(

@@ -12,13 +12,13 @@ from dagster import (
 )
 from dagster_dbt import get_asset_key_for_model
 
-from mailroom.recipients import emails_without_consent, iter_recipient_batches
+from mailroom.campaign import render_to_outbox
+from mailroom.recipients import emails_without_consent
 from orchestration.assets.dbt import mailroom_dbt_personalization
 from orchestration.assets.ingestion import POOL
 from orchestration.project import EMAILS_GROUP
 from orchestration.resources import MailroomResource
-from renderer.outbox import read_outbox, write_outbox
-from renderer.render import Campaign, Renderer
+from renderer.outbox import read_outbox
 
 PAYLOADS_KEY = ["outbox", "payloads"]
 
@@ -39,35 +39,33 @@ PAYLOADS_KEY = ["outbox", "payloads"]
 def email_payloads(
     context: AssetExecutionContext, mailroom: MailroomResource
 ) -> MaterializeResult:
-    """One personalized payload (subject, HTML, text, picks) per sendable recipient,
-    written atomically to outbox/<run id>/payloads.jsonl with a manifest."""
+    """One personalized payload per sendable recipient (content blocks chosen by the
+    catalog's rules, MJML layout, plain text, picks), written atomically to
+    outbox/<run id>/ with a manifest; every decision to emails.decision_audit."""
     settings = mailroom.settings()
-    campaign = Campaign(
-        campaign_id=f"personalized-{settings.as_of.isoformat()}",
-        name=f"Personalized picks, {settings.as_of.isoformat()}",
-    )
-    renderer = Renderer()
     run_id = f"{settings.as_of.isoformat()}_{context.run.run_id[:8]}"
     with mailroom.connect() as con:
-        payloads = (
-            payload
-            for recipients, picks in iter_recipient_batches(con)
-            for payload in renderer.render_many(recipients, picks, campaign)
-        )
-        manifest = write_outbox(
-            payloads,
+        report = render_to_outbox(
+            con,
             settings.outbox,
+            settings.home,
+            settings.as_of,
             run_id,
             metadata={
                 "created_at": datetime.now(UTC),
-                "as_of": settings.as_of.isoformat(),
-                "campaign_id": campaign.campaign_id,
                 "dagster_run_id": context.run.run_id,
             },
         )
+    manifest = report.manifest
     return MaterializeResult(
         metadata={
             "payloads_written": manifest.payload_count,
+            "recipients": report.recipients,
+            "holdout": report.holdout,
+            "refused": MetadataValue.json(dict(report.refused)),
+            "variants": MetadataValue.json(dict(report.variants)),
+            "decision_audit_rows": report.audit_rows,
+            "campaign_id": report.campaign_id,
             "outbox": MetadataValue.path(str(settings.outbox / run_id)),
             "segments": MetadataValue.json(dict(manifest.segment_counts)),
             "sha256": manifest.payloads_sha256,

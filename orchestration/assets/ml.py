@@ -1,15 +1,27 @@
 """ML assets: scikit-learn models over warehouse tables, written back to ml.*."""
 
+import base64
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
+    AssetSpec,
     MaterializeResult,
     MetadataValue,
     asset,
+    multi_asset,
 )
 from dagster_dbt import get_asset_key_for_model
 
-from mailroom.warehouse import replace_table
+from mailroom.warehouse import append_rows, replace_table
 from ml.clustering import ClusteringConfig, cluster_customers
+from ml.config import PredictionConfig
+from ml.evaluation import compare_with_baseline
+from ml.predict import run_predictions
 from orchestration.assets.dbt import mailroom_dbt_models
 from orchestration.assets.ingestion import POOL
 from orchestration.project import ML_GROUP
@@ -47,3 +59,123 @@ def customer_clusters(
             ),
         }
     )
+
+
+PREDICTION_INPUTS = [
+    "dim_customers",
+    "int_orders_resolved",
+    "int_web_events_enriched",
+    "stg_shop__order_items",
+    "stg_shop__products",
+    "stg_esp__email_events",
+]
+PREDICTIONS_KEY = ["ml", "customer_predictions"]
+RECOMMENDATIONS_KEY = ["ml", "product_recommendations"]
+BACKTESTS_KEY = ["ml", "model_backtests"]
+
+
+def _ml_spec(key: list[str], description: str) -> AssetSpec:
+    return AssetSpec(
+        key=key,
+        description=description,
+        deps=[
+            get_asset_key_for_model([mailroom_dbt_models], model)
+            for model in PREDICTION_INPUTS
+        ],
+        group_name=ML_GROUP,
+        kinds={"scikit-learn", "duckdb"},
+        owners=["team:machine-learning"],
+    )
+
+
+@multi_asset(
+    specs=[
+        _ml_spec(
+            PREDICTIONS_KEY,
+            "One row per customer: purchase probability, expected orders, churn "
+            "risk and band, CLV, expected next order date, preferred category, and "
+            "which model (or fallback) produced them and why.",
+        ),
+        _ml_spec(
+            RECOMMENDATIONS_KEY,
+            "One row per customer per recommended product, with its source "
+            "(co-purchase rule, viewed not bought, popular) and reason.",
+        ),
+        _ml_spec(
+            BACKTESTS_KEY,
+            "One row per model and baseline per run: AUC, PR-AUC, top-decile lift "
+            "and calibration error on a time-based holdout before the as-of date.",
+        ),
+    ],
+    check_specs=[
+        AssetCheckSpec(
+            "models_beat_recency_baseline",
+            asset=BACKTESTS_KEY,
+            description="Every model's holdout AUC is above recency alone.",
+        )
+    ],
+    pool=POOL,
+)
+def customer_predictions(
+    context: AssetExecutionContext, mailroom: MailroomResource
+) -> Iterator[MaterializeResult | AssetCheckResult]:
+    """Train on snapshots before the as-of date, backtest, and score everyone."""
+    settings = mailroom.settings()
+    with mailroom.connect() as con:
+        run = run_predictions(con, settings.as_of, PredictionConfig())
+        backtests = run.backtests.assign(
+            run_at=datetime.now(UTC).replace(tzinfo=None),
+            as_of_date=settings.as_of,
+            dagster_run_id=context.run.run_id,
+        )
+        replace_table(con, "ml", "customer_predictions", run.predictions)
+        replace_table(con, "ml", "product_recommendations", run.recommendations)
+        append_rows(
+            con,
+            "ml",
+            "model_backtests",
+            backtests,
+            replace_where=("dagster_run_id", context.run.run_id),
+        )
+    chart = _chart_markdown(run.charts.get("lift_calibration"))
+    sources = run.predictions["prediction_source"].value_counts().to_dict()
+    yield MaterializeResult(
+        asset_key=PREDICTIONS_KEY,
+        metadata={
+            "dagster/row_count": len(run.predictions),
+            "prediction_sources": MetadataValue.json(
+                {str(key): int(value) for key, value in sources.items()}
+            ),
+            "model_version": str(run.predictions["model_version"].iloc[0])
+            if len(run.predictions)
+            else "none",
+        },
+    )
+    yield MaterializeResult(
+        asset_key=RECOMMENDATIONS_KEY,
+        metadata={"dagster/row_count": len(run.recommendations)},
+    )
+    yield MaterializeResult(
+        asset_key=BACKTESTS_KEY,
+        metadata={
+            "backtests": MetadataValue.md(
+                run.backtests.round(3).to_markdown(index=False)
+            ),
+            **({"lift_and_calibration": MetadataValue.md(chart)} if chart else {}),
+        },
+    )
+    compared = compare_with_baseline(run.backtests)
+    yield AssetCheckResult(
+        check_name="models_beat_recency_baseline",
+        asset_key=BACKTESTS_KEY,
+        passed=bool(len(compared)) and bool(compared["beats"].all()),
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"comparison": MetadataValue.md(compared.to_markdown(index=False))},
+    )
+
+
+def _chart_markdown(png: bytes | None) -> str | None:
+    if not png:
+        return None
+    encoded = base64.b64encode(png).decode()
+    return f"![lift and calibration](data:image/png;base64,{encoded})"

@@ -1,6 +1,8 @@
 -- One row per sendable recipient per product pick (at most
--- product_picks_per_recipient): the most popular sellable products of the person's
--- preferred category, then of the whole shop, never one they already bought.
+-- product_picks_per_recipient): the ML recommendations first (co-purchase rules,
+-- viewed but not bought), then the most popular sellable products of the person's
+-- preferred category, then of the whole shop; never one they already bought, never
+-- one that is inactive or out of stock.
 
 with
 
@@ -13,6 +15,12 @@ recipients as (
 popularity as (
 
     select * from {{ ref('int_product_popularity') }}
+
+),
+
+recommendations as (
+
+    select * from {{ ref('stg_ml__product_recommendations') }}
 
 ),
 
@@ -34,6 +42,17 @@ candidate_depth as (
 ),
 
 candidates as (
+
+    select
+        recipients.customer_id,
+        recommendations.product_id,
+        0 as preference,
+        recommendations.recommendation_rank as popularity_rank
+    from recipients
+    inner join recommendations
+        on recipients.customer_id = recommendations.customer_id
+
+    union all
 
     select
         recipients.customer_id,
@@ -108,6 +127,7 @@ final as (
         popularity.product_url,
         popularity.image_url,
         case
+            when ranked.preference = 0 then recommendations.recommendation_reason
             when ranked.preference = 1 then 'popular in preferred category'
             else 'popular in the shop'
         end as pick_reason,
@@ -117,6 +137,10 @@ final as (
     from ranked
     inner join popularity
         on ranked.product_id = popularity.product_id
+    left join recommendations
+        on
+            ranked.customer_id = recommendations.customer_id
+            and ranked.product_id = recommendations.product_id
     where ranked.pick_rank <= {{ var('product_picks_per_recipient') }}
 
 )

@@ -1,0 +1,237 @@
+"""Render one personalized campaign from the warehouse into the outbox, with the
+decision audit written back to the warehouse (emails.decision_audit).
+
+Plain glue between the warehouse (mailroom.recipients) and the renderer: the Dagster
+asset and the command line both call :func:`render_to_outbox`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from mailroom.recipients import iter_recipient_batches
+from renderer.catalog import load_catalog
+from renderer.config import SendConfig
+from renderer.guard import SendGuard, load_suppression_list, reason_code
+from renderer.outbox import OutboxManifest, recent_sends, write_outbox
+from renderer.pipeline import AUDIT_COLUMNS, RenderedRecipient, render_campaign
+from renderer.render import Campaign, Renderer
+
+AUDIT_TABLE = "emails.decision_audit"
+AUDIT_FLUSH_ROWS = 50_000
+
+
+@dataclass
+class CampaignReport:
+    """What one campaign run produced."""
+
+    campaign_id: str
+    manifest: OutboxManifest | None = None
+    recipients: int = 0
+    holdout: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+    variants: Counter[str] = field(default_factory=Counter)
+    audit_rows: int = 0
+
+
+def campaign_for(as_of: dt.date) -> Campaign:
+    return Campaign(
+        campaign_id=f"personalized-{as_of.isoformat()}",
+        name=f"Personalized picks, {as_of.isoformat()}",
+    )
+
+
+def model_version(con: duckdb.DuckDBPyConnection) -> str:
+    """The versions of the models behind the personalization mart, joined."""
+    versions = []
+    for table, column in (
+        ("ml.customer_clusters", "model_version"),
+        ("ml.customer_predictions", "model_version"),
+    ):
+        try:
+            value = con.execute(f"select min({column}) from {table}").fetchone()[0]
+        except duckdb.CatalogException:
+            value = None
+        if value:
+            versions.append(str(value))
+    return "+".join(versions) or "none"
+
+
+def render_to_outbox(
+    con: duckdb.DuckDBPyConnection,
+    outbox: Path,
+    home: Path,
+    as_of: dt.date,
+    run_id: str,
+    config: SendConfig | None = None,
+    metadata: dict[str, object] | None = None,
+) -> CampaignReport:
+    """Render the as-of date's campaign for every row of marts.personalization.
+
+    The send guard refuses anyone without an opt-in on the row, on the global
+    suppression list (MAILROOM_HOME/suppression.txt) or over the frequency cap; the
+    holdout gets no email. Payloads go to ``outbox/<run_id>`` atomically; every
+    decision (guard, holdout, each block evaluated) goes to emails.decision_audit,
+    replacing the campaign's earlier rows, in the same transaction.
+    """
+    config = config or SendConfig()
+    campaign = campaign_for(as_of)
+    known = [row[0] for row in con.execute("describe marts.personalization").fetchall()]
+    suppression = config.suppression_path(home)
+    guard = SendGuard(
+        suppressed=load_suppression_list(suppression) if suppression.exists() else (),
+        frequency_cap=config.frequency_cap,
+        history=recent_sends(
+            outbox,
+            as_of - dt.timedelta(days=7),
+            as_of,
+            exclude_campaign=campaign.campaign_id,
+        ),
+        now=dt.datetime.combine(as_of, dt.time(), tzinfo=dt.UTC),
+    )
+    report = CampaignReport(campaign_id=campaign.campaign_id)
+    version = model_version(con)
+    rendered = render_campaign(
+        iter_recipient_batches(con),
+        campaign,
+        guard,
+        config.arms,
+        version,
+        renderer=Renderer(catalog=load_catalog(known_columns=known)),
+    )
+    con.begin()
+    try:
+        _prepare_audit(con, campaign.campaign_id)
+        audit = _AuditWriter(con, run_id, as_of)
+        report.manifest = write_outbox(
+            _counted(rendered, report, audit),
+            outbox,
+            run_id,
+            metadata={
+                **(metadata or {}),
+                "as_of": as_of.isoformat(),
+                "campaign_id": campaign.campaign_id,
+                "model_version": version,
+            },
+        )
+        audit.flush()
+        report.audit_rows = audit.rows
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return report
+
+
+def _counted(
+    rendered: Iterator[RenderedRecipient], report: CampaignReport, audit: _AuditWriter
+) -> Iterator[dict]:
+    for item in rendered:
+        report.recipients += 1
+        audit.add(item.audit)
+        if item.refused:
+            report.refused[reason_code(item.refused)] += 1
+        elif item.payload is None:
+            report.holdout += 1
+        else:
+            report.variants[item.variant or ""] += 1
+            yield item.payload
+
+
+def _prepare_audit(con: duckdb.DuckDBPyConnection, campaign_id: str) -> None:
+    con.execute("create schema if not exists emails")
+    columns = ", ".join(
+        f"{name} {'boolean' if name == 'fired' else 'varchar'}"
+        for name in AUDIT_COLUMNS
+    )
+    con.execute(
+        f"create table if not exists {AUDIT_TABLE} "
+        f"({columns}, run_id varchar, as_of_date date)"
+    )
+    con.execute(f"delete from {AUDIT_TABLE} where campaign_id = ?", [campaign_id])
+
+
+class _AuditWriter:
+    """Buffers audit rows and inserts them in Arrow batches."""
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, run_id: str, as_of: dt.date
+    ) -> None:
+        self.con, self.run_id, self.as_of = con, run_id, as_of
+        self.buffer: list[dict] = []
+        self.rows = 0
+
+    def add(self, rows: list[dict]) -> None:
+        self.buffer.extend(rows)
+        if len(self.buffer) >= AUDIT_FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        table = pa.Table.from_pylist(
+            [
+                {
+                    **{name: row.get(name) for name in AUDIT_COLUMNS},
+                    "run_id": self.run_id,
+                    "as_of_date": self.as_of,
+                }
+                for row in self.buffer
+            ]
+        )
+        self.con.register("_audit_batch", table)
+        self.con.execute(
+            f"insert into {AUDIT_TABLE} by name select * from _audit_batch"
+        )
+        self.con.unregister("_audit_batch")
+        self.rows += len(self.buffer)
+        self.buffer.clear()
+
+
+class NotSendable(LookupError):
+    """The customer gets no email; the message says why."""
+
+
+def preview_customer(
+    con: duckdb.DuckDBPyConnection, customer_id: str, as_of: dt.date
+) -> tuple[str, list[dict]]:
+    """The HTML the customer would get in the as-of date's campaign, and each block
+    evaluated for them (fired or not, the rule, the values it saw)."""
+    from renderer.preview import preview
+
+    recipients = _rows(
+        con, "select * from marts.personalization where customer_id = ?", customer_id
+    )
+    if not recipients:
+        profile = _rows(
+            con,
+            "select email, email_consent_status, person_consent_status, "
+            "is_email_suppressed from marts.dim_customers where customer_id = ?",
+            customer_id,
+        )
+        if not profile:
+            raise NotSendable(f"no customer {customer_id!r} in marts.dim_customers")
+        facts = ", ".join(f"{key}={value}" for key, value in profile[0].items())
+        raise NotSendable(f"{customer_id} is not sendable ({facts})")
+    picks = _rows(
+        con,
+        "select * from marts.personalization_product_picks where customer_id = ? "
+        "order by pick_rank",
+        customer_id,
+    )
+    known = [row[0] for row in con.execute("describe marts.personalization").fetchall()]
+    renderer = Renderer(catalog=load_catalog(known_columns=known))
+    return preview(recipients[0], picks, campaign_for(as_of), renderer=renderer)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, *params: object) -> list[dict]:
+    result = con.execute(sql, list(params))
+    columns = [column[0] for column in result.description]
+    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]

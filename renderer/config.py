@@ -1,0 +1,40 @@
+"""Settings of a personalized send: experiment arms, holdout, frequency cap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SendConfig:
+    """How one campaign is sent.
+
+    Parameters
+    ----------
+    arms
+        Variant weights; a ``"holdout"`` entry is the control group's share (it gets
+        no email and is recorded in the decision audit).
+    frequency_cap
+        At most this many marketing emails per person per rolling 7 days (outbox
+        runs of other campaigns as of the 7 days before count).
+    suppression_file
+        Name of the global suppression list in MAILROOM_HOME: one email per line.
+    """
+
+    arms: dict[str, float] = field(
+        default_factory=lambda: {"A": 45.0, "B": 45.0, "holdout": 10.0}
+    )
+    frequency_cap: int = 3
+    suppression_file: str = "suppression.txt"
+
+    def __post_init__(self) -> None:
+        if not self.arms or any(weight < 0 for weight in self.arms.values()):
+            raise ValueError(f"arms must be non-negative weights, got {self.arms}")
+        if self.frequency_cap < 1:
+            raise ValueError(
+                f"frequency_cap must be at least 1, got {self.frequency_cap}"
+            )
+
+    def suppression_path(self, home: Path) -> Path:
+        return Path(home) / self.suppression_file
