@@ -66,6 +66,25 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--as-of", help="campaign date, YYYY-MM-DD (default: today)")
     preview.add_argument("--out", help="HTML file (default: HOME/preview/ID.html)")
 
+    export = command(
+        "export", _export, "send the changed payloads of an outbox run to an ESP"
+    )
+    export.add_argument(
+        "--destination",
+        required=True,
+        choices=["mailchimp", "hubspot", "klaviyo", "braze"],
+    )
+    export.add_argument(
+        "--base-url", required=True, help="the ESP API's base URL (or a test server)"
+    )
+    export.add_argument("--run-id", help="outbox run (default: the latest)")
+    export.add_argument("--list-id", help="Mailchimp audience id")
+    export.add_argument(
+        "--api-key-env",
+        default="MAILROOM_ESP_API_KEY",
+        help="environment variable holding the API key (default: %(default)s)",
+    )
+
     ui = command("ui", _ui, "open the Dagster UI on this project")
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--host", default="127.0.0.1")
@@ -188,6 +207,29 @@ def _preview(args: argparse.Namespace) -> int:
             f"{decision['rule']}  [{values}]"
         )
     return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from renderer.export import sync_outbox
+
+    settings = Settings.load(home=args.home)
+    report = sync_outbox(
+        settings.outbox,
+        args.run_id,
+        args.destination,
+        args.base_url,
+        api_key=os.environ.get(args.api_key_env),
+        options={"list_id": args.list_id} if args.list_id else None,
+    )
+    print(
+        f"{report.destination} run {report.run_id}: {report.considered:,} payloads, "
+        f"{report.unchanged:,} unchanged, {report.accepted:,} accepted, "
+        f"{len(report.rejected):,} rejected (retried next export), "
+        f"{report.batches:,} batches"
+    )
+    for recipient_id, reason in report.rejected[:10]:
+        print(f"  rejected {recipient_id}: {reason}")
+    return 0 if not report.rejected else 1
 
 
 def _ui(args: argparse.Namespace) -> int:

@@ -14,11 +14,11 @@ import pytest
 from renderer.catalog import load_catalog
 from renderer.export import ExportError, RetryPolicy, SyncState, sync_outbox
 from renderer.export.destinations import DESTINATIONS as DESTINATION_CLASSES
-from renderer.export.fake_esp import LIMITS, FakeESP
 from renderer.guard import SendGuard
 from renderer.outbox import write_outbox
 from renderer.pipeline import payloads, render_campaign
 from renderer.render import Campaign, Renderer
+from tests.fake_esp import LIMITS, FakeESP
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 CAMPAIGN = Campaign(campaign_id="autumn-26", name="Autumn")

@@ -3,6 +3,9 @@ checked against the simulator's ground truth."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import duckdb
 import pytest
 
@@ -352,3 +355,33 @@ def test_near_duplicate_crm_contacts_join_their_shop_account(
     ).fetchall()
     assert len({detail for detail, _ in rows}) >= 4
     assert all(same for _, same in rows), [d for d, same in rows if not same]
+
+
+def test_export_command_sends_each_changed_recipient_once(
+    demo_run: Settings, tmp_path: Path
+) -> None:
+    from orchestration.cli import main
+    from tests.fake_esp import FakeESP
+
+    outbox = tmp_path / "outbox"
+    shutil.copytree(demo_run.outbox, outbox)
+    _, payloads = read_outbox(outbox)
+    expected = {(payload["email"], payload["campaign_id"]) for payload in payloads}
+    with FakeESP(seed=3, transient_failure_rate=0.1, rate_limit_every=7) as esp:
+        args = [
+            "export",
+            "--home",
+            str(tmp_path),
+            "--destination",
+            "hubspot",
+            "--base-url",
+            esp.base_url,
+        ]
+        assert main(args) == 0
+        first = dict(esp.deliveries)
+        assert main(args) == 0
+        second = dict(esp.deliveries)
+    assert {(email, campaign) for (_, email, campaign) in first} == expected
+    assert set(first.values()) == {1}
+    # Nothing changed: the second export sends nothing.
+    assert second == first

@@ -5,7 +5,7 @@
 - :mod:`renderer.export.http`: retries, backoff with jitter, Retry-After, timeouts;
 - :mod:`renderer.export.state`: what each ESP acknowledged (SQLite);
 - :mod:`renderer.export.sync`: :func:`sync_outbox`, sending only what changed;
-- :mod:`renderer.export.fake_esp`: a local emulator of the four APIs for tests.
+- the tests hold a local emulator of the four APIs (tests/fake_esp.py).
 """
 
 from renderer.export.destinations import DESTINATIONS, idempotency_key
