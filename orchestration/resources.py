@@ -30,4 +30,5 @@ class MailroomResource(ConfigurableResource):
         path = self.settings().warehouse
         path.parent.mkdir(parents=True, exist_ok=True)
         with duckdb.connect(str(path)) as con:
+            con.execute("set enable_progress_bar = false")
             yield con

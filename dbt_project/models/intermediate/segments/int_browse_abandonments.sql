@@ -33,7 +33,7 @@ views as (
 
 carts as (
 
-    select customer_id, product_id, min(occurred_at) as first_added_at
+    select customer_id, product_id, max(occurred_at) as last_added_at
     from events
     where event_type = 'add_to_cart'
     group by customer_id, product_id
@@ -58,7 +58,7 @@ candidates as (
         on
             views.customer_id = carts.customer_id
             and views.product_id = carts.product_id
-            and views.first_viewed_at <= carts.first_added_at
+            and views.first_viewed_at <= carts.last_added_at
     where
         views.views >= {{ var('browse_abandoner_min_views') }}
         and carts.customer_id is null

@@ -1,4 +1,5 @@
--- One row per add-to-cart by a known person before the as-of date, and whether it
+-- One row per add-to-cart by a known person in the cart_history_days before the
+-- as-of date, and whether it
 -- was abandoned: its abandonment_window_hours have fully elapsed before the as-of
 -- date and the person placed no order containing that product within them. An order
 -- at exactly the end of the window still counts as a purchase ("within 48 h").
@@ -10,7 +11,12 @@ with
 cart_adds as (
 
     select * from {{ ref('int_web_events_enriched') }}
-    where event_type = 'add_to_cart' and customer_id is not null
+    where
+        event_type = 'add_to_cart'
+        and customer_id is not null
+        and occurred_at >= {{ dbt.dateadd(
+            'day', -1 * var('cart_history_days'), as_of_timestamp()
+        ) }}
 
 ),
 

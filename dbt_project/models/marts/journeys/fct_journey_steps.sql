@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key='journey_step_id',
         incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
     )
 }}
 
