@@ -1,3 +1,7 @@
+-- A table, not a view: event sources are the largest, and both the staged model and
+-- the quarantine read this one, so the typing and de-duplication run once.
+{{ config(materialized='table') }}
+
 with
 
 source as (
