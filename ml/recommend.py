@@ -116,22 +116,24 @@ preferred as (
 ),
 
 rule_candidates as (
+    -- The strongest rule per product, ties broken by the antecedent's id, so the
+    -- reason is the same on every run.
     select
         customer_bought.customer_id,
         rules.consequent_id as product_id,
         1 as priority,
-        max(rules.confidence * rules.lift) as score,
-        arg_max(
-            'often bought within ' || $rule_window || ' days after '
-            || rules.antecedent_id || ' (confidence '
-            || printf('%.2f', rules.confidence) || ', lift '
-            || printf('%.1f', rules.lift) || ')',
-            rules.confidence * rules.lift
-        ) as reason
+        rules.confidence * rules.lift as score,
+        'often bought within ' || $rule_window || ' days after '
+        || rules.antecedent_id || ' (confidence '
+        || printf('%.2f', rules.confidence) || ', lift '
+        || printf('%.1f', rules.lift) || ')' as reason
     from customer_bought
     inner join rules
         on customer_bought.product_id = rules.antecedent_id
-    group by customer_bought.customer_id, rules.consequent_id
+    qualify row_number() over (
+        partition by customer_bought.customer_id, rules.consequent_id
+        order by rules.confidence * rules.lift desc, rules.antecedent_id
+    ) = 1
 ),
 
 viewed_candidates as (

@@ -63,3 +63,16 @@
                 || regexp_replace({{ column }}, '[^0-9]', '', 'g')
     end
 {%- endmacro %}
+
+{#
+    The identity key a record is resolved by: its shop customer id when it has one,
+    else its email (int_identity_components.identifier_key).
+#}
+{% macro identity_key(shop_customer_id, email) -%}
+    case
+        when {{ shop_customer_id }} is not null
+            then 'customer_id:' || {{ shop_customer_id }}
+        when {{ email }} is not null
+            then 'email:' || {{ email }}
+    end
+{%- endmacro %}

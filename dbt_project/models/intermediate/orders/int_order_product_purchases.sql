@@ -42,10 +42,8 @@ select distinct
     orders.ordered_at
 from orders
 inner join identifiers
-    on identifiers.identifier_key = case
-        when orders.shop_customer_id is not null
-            then 'customer_id:' || orders.shop_customer_id
-        else 'email:' || orders.email
-    end
+    on identifiers.identifier_key = {{ identity_key(
+        'orders.shop_customer_id', 'orders.email'
+    ) }}
 inner join items
     on orders.order_id = items.order_id

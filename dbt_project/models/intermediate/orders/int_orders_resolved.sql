@@ -49,11 +49,9 @@ resolved as (
 
     from orders
     inner join identifiers
-        on identifiers.identifier_key = case
-            when orders.shop_customer_id is not null
-                then 'customer_id:' || orders.shop_customer_id
-            else 'email:' || orders.email
-        end
+        on identifiers.identifier_key = {{ identity_key(
+            'orders.shop_customer_id', 'orders.email'
+        ) }}
     left join order_items
         on orders.order_id = order_items.order_id
 

@@ -27,12 +27,9 @@ identified as (
         min(events.occurred_at) as first_identified_at
     from events
     inner join identifiers
-        on identifiers.identifier_key = case
-            when events.shop_customer_id is not null
-                then 'customer_id:' || events.shop_customer_id
-            when events.email is not null
-                then 'email:' || events.email
-        end
+        on identifiers.identifier_key = {{ identity_key(
+            'events.shop_customer_id', 'events.email'
+        ) }}
     group by events.anonymous_id, identifiers.customer_id
 
 ),

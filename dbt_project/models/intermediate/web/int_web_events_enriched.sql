@@ -95,12 +95,9 @@ enriched as (
     left join products
         on sessionized.product_id = products.product_id
     left join identifiers
-        on identifiers.identifier_key = case
-            when sessionized.shop_customer_id is not null
-                then 'customer_id:' || sessionized.shop_customer_id
-            when sessionized.email is not null
-                then 'email:' || sessionized.email
-        end
+        on identifiers.identifier_key = {{ identity_key(
+            'sessionized.shop_customer_id', 'sessionized.email'
+        ) }}
     left join anonymous_ids
         on sessionized.anonymous_id = anonymous_ids.anonymous_id
 
