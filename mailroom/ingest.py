@@ -455,3 +455,17 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def landing_fingerprints(landing: Path) -> dict[str, str]:
+    """``source/file`` -> size and modification time of every landing file.
+
+    Cheap to compute (no file is read, the warehouse is not opened), so a sensor can
+    poll it; a changed fingerprint means a new or re-delivered file.
+    """
+    fingerprints = {}
+    for name in SOURCES:
+        for path in _landing_files(Path(landing) / name):
+            stat = path.stat()
+            fingerprints[f"{name}/{path.name}"] = f"{stat.st_size}:{stat.st_mtime_ns}"
+    return fingerprints

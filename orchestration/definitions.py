@@ -1,9 +1,7 @@
 """The one Dagster code location of Mailroom: every stage of the flow as assets."""
 
 from dagster import (
-    AssetSelection,
     Definitions,
-    define_asset_job,
     in_process_executor,
 )
 from dagster_dbt import DbtCliResource
@@ -15,14 +13,10 @@ from orchestration.assets.emails import (
 )
 from orchestration.assets.ingestion import raw_tables
 from orchestration.assets.ml import customer_clusters, customer_predictions
+from orchestration.automation import daily_refresh, new_landing_files
+from orchestration.jobs import full_refresh
 from orchestration.project import DBT_EXECUTABLE, mailroom_dbt_project
 from orchestration.resources import MailroomResource
-
-full_refresh = define_asset_job(
-    "full_refresh",
-    selection=AssetSelection.all(),
-    description="Load new landing files, rebuild every model, predict and render.",
-)
 
 defs = Definitions(
     assets=[
@@ -35,6 +29,8 @@ defs = Definitions(
     ],
     asset_checks=[outbox_has_consent_for_every_recipient],
     jobs=[full_refresh],
+    schedules=[daily_refresh],
+    sensors=[new_landing_files],
     resources={
         "dbt": DbtCliResource(
             project_dir=mailroom_dbt_project, dbt_executable=str(DBT_EXECUTABLE)
