@@ -11,7 +11,12 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import AssetKey, AssetSelection, DagsterInstance
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DagsterInstance,
+    ExecuteInProcessResult,
+)
 
 from mailroom.settings import Settings
 from orchestration.assets.dbt import mailroom_dbt_models, mailroom_dbt_personalization
@@ -128,7 +133,7 @@ def _output_to(log_path: Path | None) -> Iterator[None]:
         yield
 
 
-def _failure_message(stage: Stage, result: object) -> str:
+def _failure_message(stage: Stage, result: ExecuteInProcessResult) -> str:
     lines = [f"stage {stage.name!r} failed (Dagster run {result.run_id})"]
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error:
