@@ -38,3 +38,14 @@ def test_dbt_tests_and_the_consent_check_are_asset_checks() -> None:
     checks = {key.name for key in graph.asset_check_keys}
     assert "outbox_has_consent_for_every_recipient" in checks
     assert "unique_dim_customers_customer_id" in checks
+
+
+def test_singular_dbt_tests_are_asset_checks_too() -> None:
+    graph = defs.resolve_asset_graph()
+    checks = {key.name: key.asset_key for key in graph.asset_check_keys}
+    assert checks["assert_raw_reconciles_with_staging"] == AssetKey(
+        ["quality", "quarantined_rows"]
+    )
+    assert checks["assert_identity_components_converged"] == AssetKey(
+        ["intermediate", "int_identity_components"]
+    )

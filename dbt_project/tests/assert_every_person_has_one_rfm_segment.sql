@@ -1,3 +1,6 @@
+-- Shown in Dagster as an asset check of fct_customer_segments.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_customer_segments'}}}) }}
+
 -- Every person in dim_customers has exactly one RFM segment row, never none, never
 -- two: one-time buyers and never-buyers are explicit buckets, not gaps.
 with

@@ -1,3 +1,6 @@
+-- Shown in Dagster as an asset check of int_identity_components.
+{{ config(meta={'dagster': {'ref': {'name': 'int_identity_components'}}}) }}
+
 -- Two identifiers carried by one record must belong to one person. A row here
 -- means identity_resolution_rounds is too small for the longest chain of links.
 with

@@ -1,3 +1,6 @@
+-- Shown in Dagster as an asset check of dim_customers.
+{{ config(meta={'dagster': {'ref': {'name': 'dim_customers'}}}) }}
+
 -- A person with no email event at all before the as-of date is never_engaged.
 with
 

@@ -1,3 +1,6 @@
+-- Shown in Dagster as an asset check of quarantined_rows.
+{{ config(meta={'dagster': {'ref': {'name': 'quarantined_rows'}}}) }}
+
 -- Every raw row is either staged or quarantined, never both, never neither:
 -- counted against the raw tables themselves, not the base models.
 with
