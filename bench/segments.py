@@ -13,15 +13,12 @@ segment sizes of both so that a mismatch is visible.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import duckdb
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+from mailroom.dbt_cli import run_dbt
 
 SEGMENT_MODELS = [
     "int_customer_rfm_values",
@@ -46,26 +43,15 @@ def main() -> None:
     parser.add_argument("--as-of", required=True)
     args = parser.parse_args()
     warehouse = args.home / "warehouse.duckdb"
-    env = {
-        **os.environ,
-        "MAILROOM_WAREHOUSE": str(warehouse),
-        "MAILROOM_AS_OF": args.as_of,
-    }
-    dbt = [
-        str(Path(sys.executable).parent / "dbt"),
+    started = time.perf_counter()
+    run_dbt(
         "run",
-        "--quiet",
-        "--profiles-dir",
-        str(REPOSITORY),
-        "--project-dir",
-        str(REPOSITORY),
-        "--target-path",
-        str(args.home / "target-bench"),
         "--select",
         " ".join(SEGMENT_MODELS),
-    ]
-    started = time.perf_counter()
-    subprocess.run(dbt, env=env, check=True)
+        warehouse=warehouse,
+        as_of=args.as_of,
+        target_path=args.home / "target-bench",
+    )
     mailroom = time.perf_counter() - started
 
     sql = REFERENCE.read_text().replace("$as_of", f"timestamp '{args.as_of}'")

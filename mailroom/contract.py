@@ -58,9 +58,14 @@ class Source:
         return missing
 
 
-def _cols(*specs: tuple[str, ColumnType] | str) -> tuple[Column, ...]:
+def _cols(*specs: Column | tuple[str, ColumnType] | str) -> tuple[Column, ...]:
     return tuple(
-        Column(spec) if isinstance(spec, str) else Column(*spec) for spec in specs
+        spec
+        if isinstance(spec, Column)
+        else Column(spec)
+        if isinstance(spec, str)
+        else Column(*spec)
+        for spec in specs
     )
 
 
@@ -192,6 +197,14 @@ SOURCES: dict[str, Source] = {
                 "loyalty_tier",
                 ("created_at", "timestamp"),
                 ("updated_at", "timestamp"),
+                Column(
+                    "external_id",
+                    description=(
+                        "an id the person carries across systems (membership or "
+                        "loyalty number); typed by hand, so identity resolution "
+                        "weighs it as evidence and never links on it alone"
+                    ),
+                ),
             ),
             example={
                 "contact_id": "crm-9",

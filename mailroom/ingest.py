@@ -118,6 +118,7 @@ def ingest_landing(
     con: duckdb.DuckDBPyConnection,
     landing: Path,
     progress: Callable[[str], None] | None = None,
+    require_orders: bool = True,
 ) -> IngestReport:
     """Load every new file under ``landing/<source>/`` into ``raw.<source>``.
 
@@ -129,6 +130,9 @@ def ingest_landing(
         The landing folder, one sub-folder per source of the contract.
     progress
         Called with a short line per file, for command-line progress.
+    require_orders
+        Stop (IngestError) when no orders have been loaded, the usual sign of a
+        wrong landing folder. Off for loads that only resolve identities.
 
     Returns
     -------
@@ -151,7 +155,8 @@ def ingest_landing(
                 progress(
                     f"{load.status} {source.name}/{path.name} ({load.rows:,} rows)"
                 )
-    _require_orders(con, landing)
+    if require_orders:
+        _require_orders(con, landing)
     return report
 
 

@@ -47,5 +47,5 @@ def test_singular_dbt_tests_are_asset_checks_too() -> None:
         ["quality", "quarantined_rows"]
     )
     assert checks["assert_identity_components_converged"] == AssetKey(
-        ["intermediate", "int_identity_components"]
+        ["intermediate", "int_identity_exact_components"]
     )

@@ -3,10 +3,7 @@ the published RFM segment counts (shared/data/README.md) within 1 %."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -14,6 +11,7 @@ import pandas as pd
 import pytest
 
 from mailroom.datasets.online_retail import write_landing
+from mailroom.dbt_cli import run_dbt
 from mailroom.settings import Settings
 from tests.conftest import REPOSITORY, SHARED_DATA
 
@@ -93,31 +91,17 @@ def test_tertile_grid_matches_an_independent_computation(
     sizes that pandas computes from the raw export with the published recipe."""
     warehouse = tmp_path / "tertiles.duckdb"
     shutil.copy(retail_run, warehouse)
-    env = {
-        **os.environ,
-        "MAILROOM_WAREHOUSE": str(warehouse),
-        "MAILROOM_AS_OF": "2011-12-11",
-    }
-    subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "build",
-            "--quiet",
-            "--profiles-dir",
-            str(REPOSITORY),
-            "--project-dir",
-            str(REPOSITORY),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--select",
-            "int_customer_rfm_values+1 int_customer_rfm_scored fct_customer_rfm",
-            "--exclude",
-            "test_type:unit",
-            "--vars",
-            "{rfm_grid: tertiles}",
-        ],
-        env=env,
-        check=True,
+    run_dbt(
+        "build",
+        "--select",
+        "int_customer_rfm_values+1 int_customer_rfm_scored fct_customer_rfm",
+        "--exclude",
+        "test_type:unit",
+        "--vars",
+        "{rfm_grid: tertiles}",
+        warehouse=warehouse,
+        as_of="2011-12-11",
+        target_path=tmp_path / "target",
     )
     with duckdb.connect(str(warehouse), read_only=True) as con:
         counts = dict(

@@ -13,6 +13,7 @@ import pytest
 
 from mailroom.contract import SOURCES
 from mailroom.simulator import SimulationSummary, generate
+from mailroom.simulator import constants as k
 
 AS_OF = date(2026, 11, 1)
 AS_OF_TEXT = "2026-11-01T00:00:00Z"
@@ -100,7 +101,7 @@ def test_every_defect_points_at_a_row_that_has_it(
         "guest_checkout", "invalid_email", "missing_value", "zero_amount",
         "negative_amount", "future_timestamp", "unparsable_timestamp",
         "duplicate_event_id", "unknown_product_id", "duplicate_person_variant",
-        "opted_out",
+        "opted_out", "reregistered_contact", "shared_email", "placeholder_phone",
     }  # fmt: skip
     assert set(defects["defect"]) == expected
     for source, group in defects.groupby("source"):
@@ -141,6 +142,16 @@ def test_every_defect_points_at_a_row_that_has_it(
                 )
             elif row.defect == "opted_out":
                 assert cell in {"opted_out", "unsubscribe"}
+            elif row.defect == "placeholder_phone":
+                assert cell in k.PLACEHOLDER_PHONES
+            elif row.defect == "reregistered_contact":
+                first = data.loc[data["contact_id"] == cell.removesuffix("-2")]
+                assert cell.endswith("-2") and len(first) == 1
+                assert value["birth_date"] == first["birth_date"].iloc[0]
+                assert value["email"] != first["email"].iloc[0]
+            elif row.defect == "shared_email":
+                owners = data.loc[data["email"] == cell, "customer_id"]
+                assert owners.nunique() >= 2
 
 
 def test_duplicate_event_rows_are_exact_copies(

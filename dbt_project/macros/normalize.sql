@@ -52,15 +52,17 @@
 
 {#
     A phone number as an identity key: its digits with a leading + when it had one;
-    null when fewer than identity_min_phone_digits remain (extensions, placeholders).
+    null when fewer than identity_min_phone_digits remain (extensions, placeholders)
+    or when the digits are a placeholder on the identity blocklist (0000000000).
 #}
 {% macro phone_key(column) -%}
+    {%- set digits = "regexp_replace(" ~ column ~ ", '[^0-9]', '', 'g')" -%}
     case
-        when length(regexp_replace({{ column }}, '[^0-9]', '', 'g'))
-            >= {{ var('identity_min_phone_digits') }}
+        when length({{ digits }}) >= {{ var('identity_min_phone_digits') }}
+            and not {{ mailroom.is_blocklisted('phone', digits) }}
             then
                 case when trim({{ column }}) like '+%' then '+' else '' end
-                || regexp_replace({{ column }}, '[^0-9]', '', 'g')
+                || {{ digits }}
     end
 {%- endmacro %}
 
@@ -75,4 +77,9 @@
         when {{ email }} is not null
             then 'email:' || {{ email }}
     end
+{%- endmacro %}
+
+{# A name as fuzzy matching compares it: lower case, without spaces, dots, hyphens or apostrophes. #}
+{% macro name_key(column) -%}
+    nullif(regexp_replace(lower({{ column }}), '[ .''-]', '', 'g'), '')
 {%- endmacro %}

@@ -1,8 +1,9 @@
--- Shown in Dagster as an asset check of int_identity_components.
-{{ config(meta={'dagster': {'ref': {'name': 'int_identity_components'}}}) }}
+-- Shown in Dagster as an asset check of int_identity_exact_components.
+{{ config(meta={'dagster': {'ref': {'name': 'int_identity_exact_components'}}}) }}
 
--- Two identifiers carried by one record must belong to one person. A row here
--- means identity_resolution_rounds is too small for the longest chain of links.
+-- The linking identifiers carried by one record must share one component (shared
+-- identifiers link nothing). A row here means identity_resolution_rounds is too
+-- small for the longest chain of links.
 with
 
 record_identifiers as (
@@ -13,15 +14,16 @@ record_identifiers as (
 
 components as (
 
-    select * from {{ ref('int_identity_components') }}
+    select * from {{ ref('int_identity_exact_components') }}
+    where not is_shared
 
 ),
 
-record_people as (
+record_components as (
 
     select
         record_identifiers.record_id,
-        count(distinct components.customer_id) as people
+        count(distinct components.exact_component_id) as component_count
     from record_identifiers
     inner join components
         on record_identifiers.identifier_key = components.identifier_key
@@ -29,5 +31,5 @@ record_people as (
 
 )
 
-select * from record_people
-where people > 1
+select * from record_components
+where component_count > 1

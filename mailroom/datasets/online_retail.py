@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from mailroom.datasets import path_literal
+
 CURRENCY = "GBP"
 
 
@@ -69,13 +71,9 @@ def write_landing(parquet: Path, landing: Path) -> dict[str, int]:
             folder = Path(landing) / source
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / f"online_retail_{source}.parquet"
-            query = query.replace("?", _literal(parquet))
-            con.execute(f"copy ({query}) to {_literal(target)} (format parquet)")
+            query = query.replace("?", path_literal(parquet))
+            con.execute(f"copy ({query}) to {path_literal(target)} (format parquet)")
             counts[source] = con.execute(
-                f"select count(*) from read_parquet({_literal(target)})"
+                f"select count(*) from read_parquet({path_literal(target)})"
             ).fetchone()[0]
     return counts
-
-
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"

@@ -89,6 +89,14 @@ DUPLICATE_PERSON_VARIANTS = (
     "changed_phone",
     "changed_email",
 )
+# of CRM contacts: the person registered again (new contact id, a new email at another
+# domain, no phone); only name, birth date and address tie the two contacts together.
+REREGISTERED_CONTACT_RATE = 0.01
+# of shop accounts: the email of another account (a family sharing one address).
+SHARED_EMAIL_RATE = 0.005
+# of shop accounts and CRM contacts: a placeholder typed in the phone field.
+PLACEHOLDER_PHONE_RATE = 0.005
+PLACEHOLDER_PHONES = ("0000000000", "1234567890", "+1 234 567 890", "00000000")
 INVALID_EMAIL_RATE = 0.01  # customers, crm_contacts
 # Guest checkouts type their address with no account to confirm it: more typos.
 GUEST_INVALID_EMAIL_RATE = 0.05

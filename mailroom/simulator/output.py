@@ -84,9 +84,22 @@ class PartWriter:
         return f"part-{index:05d}.{self.fmt}"
 
     def write(self, table: pa.Table) -> int:
-        """Write ``table`` (any column order); return the index of its first file."""
-        if sorted(table.column_names) != sorted(self.columns):
-            raise ValueError(f"{self.source}: columns {table.column_names}")
+        """Write ``table`` (any column order); return the index of its first file.
+
+        Optional contract columns the simulation does not model are written empty.
+        """
+        unknown = set(table.column_names) - set(self.columns)
+        missing = set(SOURCES[self.source].missing_columns(set(table.column_names)))
+        if unknown or missing:
+            raise ValueError(
+                f"{self.source}: unknown columns {sorted(unknown)}, "
+                f"missing required {sorted(missing)}"
+            )
+        for column in self.columns:
+            if column not in table.column_names:
+                table = table.append_column(
+                    column, pa.nulls(table.num_rows, pa.string())
+                )
         table = table.select(list(self.columns))
         if self.fmt != "parquet":
             table = table.cast(pa.schema([(c, pa.string()) for c in self.columns]))

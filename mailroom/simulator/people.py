@@ -257,6 +257,31 @@ def _typo(rng: np.random.Generator, name: str) -> str:
     return name[:i] + name[i + 1] + name[i] + name[i + 2 :]
 
 
+def _share_emails(
+    rng: np.random.Generator, cols: dict[str, np.ndarray], log: DefectLog
+) -> None:
+    """Give some shop accounts the email of the account before them (a household)."""
+    rows = np.flatnonzero(rng.random(cols["email"].size) < k.SHARED_EMAIL_RATE)
+    rows = rows[rows > 0]
+    cols["email"] = cols["email"].copy()
+    cols["email"][rows] = cols["email"][rows - 1]
+    log.add("customers", rows, "email", "shared_email", "email of the account before")
+
+
+def _placeholder_phones(
+    rng: np.random.Generator,
+    source: str,
+    cols: dict[str, np.ndarray],
+    log: DefectLog,
+) -> None:
+    """Type a placeholder (0000000000) into some phone fields."""
+    rows = np.flatnonzero(rng.random(cols["phone"].size) < k.PLACEHOLDER_PHONE_RATE)
+    values = np.array(k.PLACEHOLDER_PHONES, dtype=object)
+    cols["phone"] = cols["phone"].copy()
+    cols["phone"][rows] = values[rng.integers(0, values.size, rows.size)]
+    log.add(source, rows, "phone", "placeholder_phone")
+
+
 def accounts_and_contacts(
     ctx: Context, rng: np.random.Generator, people: People, log: DefectLog
 ) -> tuple[pa.Table, np.ndarray, pa.Table, np.ndarray]:
@@ -277,6 +302,9 @@ def accounts_and_contacts(
     cols["email"] = _invalidate(rng, cols["email"], bad)
     log.add("customers", bad, "email", "invalid_email")
     _blank(rng, log, "customers", cols, np.ones(acc.size, dtype=bool))
+    junk_rng = rng.spawn(1)[0]
+    _share_emails(junk_rng, cols, log)
+    _placeholder_phones(junk_rng, "customers", cols, log)
     accepts = people.accepts[acc]
     customers = pa.table(
         {
@@ -336,6 +364,7 @@ def accounts_and_contacts(
     ccols["email"] = _invalidate(rng, ccols["email"], bad)
     log.add("crm_contacts", bad, "email", "invalid_email")
     _blank(rng, log, "crm_contacts", ccols, ~variant_rows)
+    _placeholder_phones(junk_rng, "crm_contacts", ccols, log)
 
     country = people.country[crm]
     city = np.array(
@@ -384,7 +413,54 @@ def accounts_and_contacts(
             "updated_at": iso_utc(updated),
         }
     )
-    return customers, acc, crm_table, crm
+    again, rows = _reregistered_contacts(junk_rng, crm_table, people, crm, log)
+    return (
+        customers,
+        acc,
+        pa.concat_tables([crm_table, again]),
+        np.concatenate([crm, crm[rows]]),
+    )
+
+
+def _reregistered_contacts(
+    rng: np.random.Generator,
+    contacts: pa.Table,
+    people: People,
+    crm: np.ndarray,
+    log: DefectLog,
+) -> tuple[pa.Table, np.ndarray]:
+    """Second CRM contacts of people who registered again, sharing no identifier.
+
+    Name (sometimes with a typo, sometimes swapped), birth date and address are those
+    of the first contact; the contact id and email are new and the phone is missing,
+    so only fuzzy matching can tell they are one person. Drawn from their own random
+    stream (``rng`` is spawned), so the rest of the simulation is unchanged. Returns
+    the new rows and the row of ``contacts`` each repeats.
+    """
+    rows = np.flatnonzero(rng.random(contacts.num_rows) < k.REREGISTERED_CONTACT_RATE)
+    again = contacts.take(pa.array(rows, pa.int64())).to_pydict()
+    domains = names.EMAIL_DOMAINS
+    for i, person in enumerate(crm[rows]):
+        first, last = str(people.first[person]), str(people.last[person])
+        kind = rng.random()
+        if kind < 0.25:
+            first = _typo(rng, first)
+        elif kind < 0.35:
+            first, last = last, first
+        local = people.email[person].partition("@")[0]
+        again["contact_id"][i] = f"{again['contact_id'][i]}-2"
+        again["email"][i] = f"{local}.new@{domains[int(rng.integers(len(domains)))]}"
+        again["phone"][i] = None
+        again["first_name"][i], again["last_name"][i] = first, last
+    firsts = contacts.column("contact_id").take(pa.array(rows, pa.int64()))
+    log.add(
+        "crm_contacts",
+        contacts.num_rows + np.arange(rows.size),
+        "contact_id",
+        "reregistered_contact",
+        np.array([f"second contact of {c}" for c in firsts.to_pylist()], dtype=object),
+    )
+    return pa.table(again, schema=contacts.schema), rows
 
 
 def consent_ledger(

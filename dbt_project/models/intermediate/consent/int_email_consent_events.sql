@@ -51,6 +51,18 @@ ledger_events as (
 
 ),
 
+-- An address several shop accounts share (a household) is opted in only by the
+-- ledger: one account's tick cannot speak for the other people who read it. An
+-- opt-out from any of the accounts counts.
+shared_emails as (
+
+    select email
+    from shop_customers
+    group by email
+    having count(distinct shop_customer_id) > 1
+
+),
+
 shop_account_events as (
 
     select
@@ -60,6 +72,9 @@ shop_account_events as (
         'shop_accepts_marketing' as evidence,
         coalesce(created_at, loaded_at) as occurred_at
     from shop_customers
+    where
+        not accepts_marketing
+        or email not in (select shared_emails.email from shared_emails)
 
 ),
 

@@ -1,51 +1,33 @@
--- One row per identifier (type and value), with the resolved person it belongs to.
--- Identifiers carried by the same record are linked; linked identifiers form one
--- person (exact matching on shop customer id, CRM contact id and normalized email).
+-- One row per identifier (type and value) with its resolved person: the component
+-- of exact and fuzzy links it belongs to, and that person's stable customer id.
 
 with
 
-record_identifiers as (
+resolved as (
 
-    select * from {{ ref('int_identity_record_identifiers') }}
-
-),
-
--- Every identifier of a record is linked to the record's first identifier.
-edges as (
-
-    select
-        identifier_key as node_a,
-        min(identifier_key) over (partition by record_id) as node_b
-    from record_identifiers
+    select * from {{ ref('int_identity_resolved_components') }}
 
 ),
 
-components as (
+latest_ids as (
 
-    {{ connected_components('edges', var('identity_resolution_rounds')) }}
-
-),
-
-identifiers as (
-
-    select distinct id_type, id_value, identifier_key
-    from record_identifiers
+    {{ latest_customer_ids(ref('int_identity_customer_id_history')) }}
 
 ),
 
 final as (
 
     select
-        identifiers.identifier_key,
-        identifiers.id_type,
-        identifiers.id_value,
-        'cus_' || {{ dbt.right(dbt.hash('components.component_id'), 16) }}
-            as customer_id,
-        components.component_id
+        resolved.identifier_key,
+        resolved.id_type,
+        resolved.id_value,
+        latest_ids.customer_id,
+        resolved.component_id,
+        resolved.is_fuzzy_merged
 
-    from identifiers
-    inner join components
-        on identifiers.identifier_key = components.node_id
+    from resolved
+    inner join latest_ids
+        on resolved.identifier_key = latest_ids.identifier_key
 
 )
 

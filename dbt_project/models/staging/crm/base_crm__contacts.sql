@@ -20,6 +20,7 @@ renamed as (
         {{ clean_text('postal_code') }} as postal_code,
         upper({{ clean_text('country') }}) as country,
         lower({{ clean_text('loyalty_tier') }}) as loyalty_tier,
+        {{ clean_text('external_id') }} as external_id,
         {{ clean_text('birth_date') }} as birth_date_text,
         {{ safe_date(clean_text('birth_date')) }} as birth_date,
         {{ clean_text('created_at') }} as created_at_text,
@@ -64,7 +65,11 @@ final as (
         country,
         loyalty_tier,
         is_email_valid,
+        external_id,
         birth_date,
+        -- The digits of the birth date as delivered: compared by edit distance in
+        -- identity resolution, so a typo or an impossible date still counts.
+        nullif(regexp_replace(birth_date_text, '[^0-9]', '', 'g'), '') as birth_date_key,
         created_at,
         updated_at,
         file_name,
