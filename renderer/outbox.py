@@ -508,33 +508,3 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def recent_sends(
-    outbox_root: Path,
-    since: dt.date,
-    until: dt.date,
-    exclude_campaign: str | None = None,
-) -> Iterator[tuple[str, dt.datetime]]:
-    """``(email, as-of time)`` for every payload of the outbox runs made as of a
-    date in ``[since, until)``, for frequency caps.
-
-    Runs of ``exclude_campaign`` are left out: re-running a campaign replaces it, it
-    does not send it twice. Runs without an ``as_of`` in their metadata are ignored.
-    """
-    outbox_root = Path(outbox_root)
-    if not outbox_root.is_dir():
-        return
-    for manifest_path in sorted(outbox_root.glob(f"*/{MANIFEST_FILE}")):
-        manifest = OutboxManifest.from_dict(json.loads(manifest_path.read_text()))
-        as_of = manifest.metadata.get("as_of")
-        campaign = manifest.metadata.get("campaign_id")
-        if not as_of or campaign == exclude_campaign:
-            continue
-        day = dt.date.fromisoformat(as_of)
-        if not since <= day < until:
-            continue
-        moment = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-        _, payloads = read_outbox(outbox_root, manifest.run_id)
-        for payload in payloads:
-            yield payload["email"], moment
