@@ -22,6 +22,7 @@ from renderer.outbox import (
     OutboxIntegrityError,
     RunExistsError,
     dumps,
+    dumps_fast,
     payload_line,
     read_outbox,
     write_outbox,
@@ -256,6 +257,7 @@ def test_payload_lines_are_exactly_the_documented_json(value: dict[str, Any]) ->
             payload_line(value)
         return
     assert payload_line(value) == expected
+    assert dumps_fast(value) == dumps(value)
 
 
 def test_written_lines_match_dumps_for_rendered_payloads(tmp_path: Path) -> None:
