@@ -220,7 +220,12 @@ def payload_line(payload: Mapping[str, Any]) -> bytes:
 def _csv_cell(value: object) -> str:
     if value is None:
         return ""
-    text = value if isinstance(value, str) else dumps(value).strip('"')
+    if isinstance(value, str):
+        text = value
+    elif type(value) is Decimal or type(value) is int:
+        text = str(value)  # what dumps() writes for them, unquoted
+    else:
+        text = dumps(value).strip('"')
     if text.startswith(_FORMULA_START):
         return "'" + text
     return text
