@@ -174,24 +174,35 @@ def dumps(value: object) -> str:
 # json_default in both). Floats (formatting, NaN), big integers, non-string keys and
 # other types are left to dumps(), so a line never depends on which encoder wrote it.
 _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
-_ORJSON_SCALARS = (str, bool, type(None), Decimal, dt.datetime, dt.date, dt.time)
+_ORJSON_SCALARS = frozenset(
+    {str, bool, type(None), Decimal, dt.datetime, dt.date, dt.time}
+)
 _INT64 = range(-(2**63), 2**63)
 
 
 def _orjson_exact(value: object) -> bool:
-    """Whether orjson would encode ``value`` byte for byte like :func:`dumps`."""
+    """Whether orjson would encode ``value`` byte for byte like :func:`dumps`.
+
+    Scalars inside containers are checked inline: this runs on every payload.
+    """
     kind = type(value)
     if kind in _ORJSON_SCALARS:
         return True
     if kind is int:
         return value in _INT64
     if kind is dict:
-        return all(type(key) is str for key in value) and all(
-            map(_orjson_exact, value.values())
-        )
-    if kind is list or kind is tuple:
-        return all(map(_orjson_exact, value))
-    return False
+        if not all(type(key) is str for key in value):
+            return False
+        items = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return False
+    scalars = _ORJSON_SCALARS
+    for item in items:
+        if type(item) not in scalars and not _orjson_exact(item):
+            return False
+    return True
 
 
 def dumps_fast(value: object) -> str:
