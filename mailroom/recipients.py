@@ -93,9 +93,9 @@ def esp_sent_events(
             from {EMAIL_EVENTS}
             where event_type = 'sent'
                 and occurred_at >= ? and occurred_at < ?
-                and campaign_id is distinct from ?
+                and (?::varchar is null or campaign_id is distinct from ?)
             """,
-            [_naive_utc(since), _naive_utc(until), exclude_campaign],
+            [_naive_utc(since), _naive_utc(until), exclude_campaign, exclude_campaign],
         ).fetchall()
     except duckdb.CatalogException:
         return []
