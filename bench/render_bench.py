@@ -9,7 +9,8 @@ than one process, the audience is split into contiguous shards and each process
 writes its own run (``<run>-part-<n>``), which is how a parallel render would be
 wired. Figures are wall-clock, from before the first render to the last fsync, and
 also per CPU second of the slowest process, which is what the wall figure would be
-on otherwise idle cores (the machine this runs on is often shared).
+on otherwise idle cores (the machine this runs on is often shared). Peak memory is
+the largest resident set of any process, synthetic input included.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing
+import resource
 import tempfile
 import time
 from decimal import Decimal
@@ -99,8 +101,8 @@ def synthetic(start: int, stop: int) -> list[tuple[list[dict], dict[str, list]]]
     return batches
 
 
-def run_shard(args: tuple[int, int, str, str]) -> tuple[int, float, float]:
-    """Render and write one shard: ``(payloads, wall seconds, CPU seconds)``."""
+def run_shard(args: tuple[int, int, str, str]) -> tuple[int, float, float, int]:
+    """Render and write one shard: ``(payloads, wall s, CPU s, peak RSS bytes)``."""
     start, stop, root, run_id = args
     batches = synthetic(start, stop)
     renderer = Renderer(catalog=load_catalog())
@@ -115,11 +117,15 @@ def run_shard(args: tuple[int, int, str, str]) -> tuple[int, float, float]:
         manifest.payload_count,
         time.perf_counter() - began,
         time.process_time() - began_cpu,
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,  # KiB on Linux
     )
 
 
-def measure(recipients: int, processes: int, root: Path) -> tuple[int, float, float]:
-    """Render with ``processes`` workers: ``(payloads, wall s, slowest CPU s)``."""
+def measure(
+    recipients: int, processes: int, root: Path
+) -> tuple[int, float, float, int]:
+    """Render with ``processes`` workers: ``(payloads, wall s, slowest CPU s, peak
+    RSS bytes of the largest process)``."""
     bounds = [recipients * i // processes for i in range(processes + 1)]
     shards = [
         (bounds[i], bounds[i + 1], str(root), f"p{processes}-part-{i}")
@@ -134,6 +140,7 @@ def measure(recipients: int, processes: int, root: Path) -> tuple[int, float, fl
         sum(r[0] for r in results),
         max(r[1] for r in results),
         max(r[2] for r in results),
+        max(r[3] for r in results),
     )
 
 
@@ -144,12 +151,15 @@ def main() -> None:
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         for processes in options.processes:
-            count, seconds, cpu = measure(options.recipients, processes, Path(folder))
+            count, seconds, cpu, peak = measure(
+                options.recipients, processes, Path(folder)
+            )
             print(
                 f"{processes} process(es): {count:,} payloads of "
                 f"{options.recipients:,} recipients in {seconds:.1f} s wall = "
                 f"{count / seconds:,.0f} payloads/s ({count / cpu:,.0f}/s if each "
-                f"process had its core: {cpu:.1f} s CPU in the slowest process)"
+                f"process had its core: {cpu:.1f} s CPU in the slowest process); "
+                f"peak memory {peak / 2**20:,.0f} MiB per process"
             )
 
 

@@ -16,11 +16,18 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from mailroom.recipients import iter_recipient_batches
+from mailroom.recipients import esp_sent_events, iter_recipient_batches
 from renderer.catalog import load_catalog
 from renderer.config import SendConfig
-from renderer.guard import SendGuard, load_suppression_list, reason_code
-from renderer.outbox import OutboxManifest, recent_sends, write_outbox
+from renderer.export.state import acknowledged_sends
+from renderer.export.sync import STATE_FILE
+from renderer.guard import (
+    DEFAULT_WINDOW,
+    SendGuard,
+    load_suppression_list,
+    reason_code,
+)
+from renderer.outbox import OutboxManifest, write_outbox
 from renderer.pipeline import AUDIT_COLUMNS, RenderedRecipient, render_campaign
 from renderer.render import Campaign, Renderer
 
@@ -64,6 +71,42 @@ def model_version(con: duckdb.DuckDBPyConnection) -> str:
     return "+".join(versions) or "none"
 
 
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def sent_history(
+    con: duckdb.DuckDBPyConnection,
+    state_path: Path,
+    as_of: dt.date,
+    campaign_id: str,
+    window: dt.timedelta = DEFAULT_WINDOW,
+) -> list[tuple[str, dt.datetime]]:
+    """``(email, sent at)`` per marketing email sent in the window before the as-of
+    date, for the frequency cap: what was actually sent, not what was rendered.
+
+    Two sources, one count per email and campaign:
+
+    - the ESP's ``sent`` events in the warehouse, at the time the ESP sent them;
+    - campaigns an ESP acknowledged in an export (the sync state), on their send
+      date, so that a send counts before its events are loaded. When the events
+      arrive they replace it.
+
+    Outbox runs never exported, and rows an ESP rejected, do not count. Nor does
+    ``campaign_id`` itself: re-rendering a campaign replaces it.
+    """
+    until = _midnight(as_of)
+    since = until - window
+    sends: dict[tuple[str, str], dt.datetime] = {}
+    for email, campaign, day in acknowledged_sends(
+        state_path, since.date(), as_of, exclude_campaign=campaign_id
+    ):
+        sends[(email, campaign)] = _midnight(day)
+    for email, campaign, sent_at in esp_sent_events(con, since, until, campaign_id):
+        sends[(email.strip().lower(), campaign)] = sent_at
+    return [(email, sent_at) for (email, _), sent_at in sends.items()]
+
+
 def render_to_outbox(
     con: duckdb.DuckDBPyConnection,
     outbox: Path,
@@ -76,7 +119,8 @@ def render_to_outbox(
     """Render the as-of date's campaign for every row of marts.personalization.
 
     The send guard refuses anyone without an opt-in on the row, on the global
-    suppression list (MAILROOM_HOME/suppression.txt) or over the frequency cap; the
+    suppression list (MAILROOM_HOME/suppression.txt) or over the frequency cap
+    (counting what was sent: :func:`sent_history`); the
     holdout gets no email. Payloads go to ``outbox/<run_id>`` atomically; every
     decision (guard, holdout, each block evaluated) goes to emails.decision_audit,
     replacing the campaign's earlier rows, in the same transaction.
@@ -88,13 +132,8 @@ def render_to_outbox(
     guard = SendGuard(
         suppressed=load_suppression_list(suppression) if suppression.exists() else (),
         frequency_cap=config.frequency_cap,
-        history=recent_sends(
-            outbox,
-            as_of - dt.timedelta(days=7),
-            as_of,
-            exclude_campaign=campaign.campaign_id,
-        ),
-        now=dt.datetime.combine(as_of, dt.time(), tzinfo=dt.UTC),
+        history=sent_history(con, outbox / STATE_FILE, as_of, campaign.campaign_id),
+        now=_midnight(as_of),
     )
     report = CampaignReport(campaign_id=campaign.campaign_id)
     version = model_version(con)

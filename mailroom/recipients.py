@@ -3,6 +3,7 @@ an outbox against the consent ledger independently of the marts that chose it.""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -12,6 +13,7 @@ import duckdb
 RECIPIENTS = "marts.personalization"
 PICKS = "marts.personalization_product_picks"
 CONSENT_STATE = "intermediate.int_email_consent_state"
+EMAIL_EVENTS = "staging.stg_esp__email_events"
 
 
 def iter_recipient_batches(
@@ -70,6 +72,39 @@ def emails_without_consent(
     ).fetchall()
     con.execute("drop table _outbox_emails")
     return [row[0] for row in rows]
+
+
+def esp_sent_events(
+    con: duckdb.DuckDBPyConnection,
+    since: dt.datetime,
+    until: dt.datetime,
+    exclude_campaign: str | None = None,
+) -> list[tuple[str, str, dt.datetime]]:
+    """``(email, campaign or event key, sent at)`` of the ESP's ``sent`` events in
+    ``[since, until)``: what the ESP reports it actually sent, for frequency caps.
+
+    An event without a campaign id is keyed by its event id, so it counts alone.
+    Without an email-events table (the source is optional) there are none.
+    """
+    try:
+        rows = con.execute(
+            f"""
+            select email, coalesce(campaign_id, 'event:' || event_id), occurred_at
+            from {EMAIL_EVENTS}
+            where event_type = 'sent'
+                and occurred_at >= ? and occurred_at < ?
+                and (?::varchar is null or campaign_id is distinct from ?)
+            """,
+            [_naive_utc(since), _naive_utc(until), exclude_campaign, exclude_campaign],
+        ).fetchall()
+    except duckdb.CatalogException:
+        return []
+    return [(email, key, at.replace(tzinfo=dt.UTC)) for email, key, at in rows]
+
+
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    """``moment`` as the naive UTC timestamp the warehouse stores."""
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _records(result: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

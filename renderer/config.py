@@ -16,8 +16,9 @@ class SendConfig:
         Variant weights; a ``"holdout"`` entry is the control group's share (it gets
         no email and is recorded in the decision audit).
     frequency_cap
-        At most this many marketing emails per person per rolling 7 days (outbox
-        runs of other campaigns as of the 7 days before count).
+        At most this many marketing emails per person per rolling 7 days; sends
+        are what ESPs acknowledged or reported ``sent``, not rendered payloads
+        (``mailroom.campaign.sent_history``).
     suppression_file
         Name of the global suppression list in MAILROOM_HOME: one email per line.
     """

@@ -23,7 +23,7 @@ from typing import Any
 from renderer.campaigns import HOLDOUT, ArmAssigner
 from renderer.catalog import load_catalog
 from renderer.guard import OPTED_IN, SendGuard
-from renderer.outbox import dumps
+from renderer.outbox import dumps, dumps_fast
 from renderer.render import Campaign, Renderer
 
 GUARD_BLOCK_ID = "send_guard"
@@ -85,7 +85,7 @@ def split_holdout(arms: Mapping[str, float]) -> tuple[dict[str, float], float]:
 @functools.lru_cache(maxsize=65_536)
 def _values_json(items: tuple[tuple[str, Any], ...]) -> str:
     """JSON text of the values a rule saw; the same few combinations repeat a lot."""
-    return dumps(dict(items))
+    return dumps_fast(dict(items))
 
 
 def _values_text(values: Mapping[str, Any]) -> str:

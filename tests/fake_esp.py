@@ -12,11 +12,12 @@ violation (and applied, as the real API would).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -39,6 +40,10 @@ class FakeESP:
         Every n-th request is answered 429 with ``Retry-After: retry_after``.
     reject_emails
         Emails rejected per item (any case).
+    after_apply
+        Called with the number of POSTs applied so far, after each one is applied
+        and before it is answered: a test can kill the client at that point, the
+        worst moment for it (its batch delivered, the acknowledgement lost).
     """
 
     def __init__(
@@ -49,6 +54,7 @@ class FakeESP:
         rate_limit_every: int = 0,
         retry_after: str = "1",
         reject_emails: Iterable[str] = (),
+        after_apply: Callable[[int], None] | None = None,
     ) -> None:
         self.random = random.Random(seed)
         self.transient_failure_rate = transient_failure_rate
@@ -56,6 +62,8 @@ class FakeESP:
         self.rate_limit_every = rate_limit_every
         self.retry_after = retry_after
         self.reject_emails = {e.lower() for e in reject_emails}
+        self.after_apply = after_apply
+        self.applied = 0
         self.lock = threading.Lock()
         self.deliveries: Counter[tuple[str, str, str]] = Counter()
         self.requests: list[dict[str, Any]] = []
@@ -100,13 +108,14 @@ class FakeESP:
 
             def _reply(self, status: int, body: Any, headers: dict[str, str]) -> None:
                 data = b"" if body is None else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
+                with contextlib.suppress(ConnectionError):  # the client was killed
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(data)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(
@@ -152,6 +161,10 @@ class FakeESP:
         if method == "GET":
             return self._get(path)
         status, reply = self._post(path, body, len(raw or b""))
+        if method == "POST" and status < 300:
+            self.applied += 1
+            if self.after_apply is not None:
+                self.after_apply(self.applied)
         if method == "POST" and key and status < 300:
             self.idempotent_replies[key] = (status, reply)
             if self.random.random() < self.fail_after_apply_rate:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -342,3 +346,58 @@ def test_gives_up_after_max_attempts_keeping_committed_batches(tmp_path: Path) -
         assert len(waits) == 2 and all(0 <= w <= 2.0 for w in waits)  # backoff+jitter
         with SyncState(state_path) as state:
             assert len(state.acknowledged("braze", "autumn-26")) == 75
+
+
+def start_export(home: Path, destination: str, base_url: str) -> subprocess.Popen:
+    """``mailroom export`` of the latest run, as a separate process."""
+    command = [
+        str(Path(sys.executable).parent / "mailroom"),
+        "export",
+        "--home",
+        str(home),
+        "--destination",
+        destination,
+        "--base-url",
+        base_url,
+        "--list-id",
+        OPTIONS["list_id"],
+    ]
+    env = {**os.environ, "MAILROOM_ESP_API_KEY": "key-123"}
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+@pytest.mark.parametrize("destination", ["mailchimp", "hubspot", "braze"])
+def test_export_process_killed_midway_then_rerun_sends_each_recipient_once(
+    tmp_path: Path, destination: str
+) -> None:
+    """SIGKILL lands after the ESP applied a batch and before the export recorded
+    it: the rerun must neither lose that batch nor deliver it twice."""
+    write_run(tmp_path / "outbox", "run-1", [person(i) for i in range(1_100)])
+    exports: list[subprocess.Popen] = []
+
+    def kill_export(applied: int) -> None:
+        if applied == 2 and exports[0].poll() is None:
+            exports[0].send_signal(signal.SIGKILL)
+            exports[0].wait(timeout=30)
+
+    with FakeESP(after_apply=kill_export) as esp:
+        exports.append(start_export(tmp_path, destination, esp.base_url))
+        assert exports[0].wait(timeout=120) == -signal.SIGKILL
+        partial = delivered(esp, destination)
+        assert 0 < len(partial) < 1_100
+
+        rerun = start_export(tmp_path, destination, esp.base_url)
+        output, _ = rerun.communicate(timeout=120)
+        assert rerun.returncode == 0, output
+        counts = delivered(esp, destination)
+        assert len(counts) == 1_100 and set(counts.values()) == {1}
+
+        posts = sum(request["method"] == "POST" for request in esp.requests)
+        again = start_export(tmp_path, destination, esp.base_url)
+        output, _ = again.communicate(timeout=120)
+        assert again.returncode == 0, output
+        assert "1,100 unchanged, 0 accepted" in output
+        assert sum(request["method"] == "POST" for request in esp.requests) == posts
+        assert delivered(esp, destination) == counts

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from renderer.outbox import (
     CSV_FILE,
@@ -19,6 +21,9 @@ from renderer.outbox import (
     PAYLOADS_FILE,
     OutboxIntegrityError,
     RunExistsError,
+    dumps,
+    dumps_fast,
+    payload_line,
     read_outbox,
     write_outbox,
 )
@@ -219,3 +224,55 @@ def test_rendered_payloads_survive_the_outbox(tmp_path: Path) -> None:
     ]
     assert restored[1]["html"] == payloads[1]["html"]
     assert restored[1]["recommendations"][0]["price"] == "44.95"
+
+
+# JSON-like values as payloads may hold them, including the ones the fast line
+# writer must hand to the standard library (floats, huge ints, non-string keys).
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.decimals(allow_nan=False, allow_infinity=False)
+    | st.datetimes(timezones=st.none() | st.just(dt.UTC))
+    | st.dates()
+    | st.text()
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text() | st.integers(), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(), _VALUES, max_size=6))
+def test_payload_lines_are_exactly_the_documented_json(value: dict[str, Any]) -> None:
+    try:
+        expected = (dumps(value) + "\n").encode("utf-8")
+    except (TypeError, ValueError):  # e.g. a lone surrogate: refused either way
+        with pytest.raises((TypeError, ValueError)):
+            payload_line(value)
+        return
+    assert payload_line(value) == expected
+    assert dumps_fast(value) == dumps(value)
+
+
+def test_written_lines_match_dumps_for_rendered_payloads(tmp_path: Path) -> None:
+    recipients = [
+        {
+            "customer_id": f"c-{index}",
+            "email": f"user{index}@example.com",
+            "first_name": ("Zoë", "<script>alert(1)</script>", "{{ 7*7 }}", None)[
+                index % 4
+            ],
+            "rfm_segment": "champions",
+        }
+        for index in range(8)
+    ]
+    payloads = list(Renderer().render_many(recipients, {}, Campaign("s-24", "S")))
+    write_outbox(iter(payloads), tmp_path, "s-24-1")
+    lines = (tmp_path / "s-24-1" / PAYLOADS_FILE).read_bytes().splitlines(True)
+    assert lines == [(dumps(p) + "\n").encode("utf-8") for p in payloads]

@@ -3,7 +3,9 @@
 A small SQLite file (by convention ``<outbox>/esp_sync.sqlite``) with two tables:
 
 - ``acknowledged``: per destination and ``(recipient_id, campaign_id)``, the
-  ``content_hash`` the ESP last acknowledged, with its idempotency key and time;
+  ``content_hash`` the ESP last acknowledged, with its idempotency key and time,
+  the recipient's email and the day the campaign goes out (the run's as-of date);
+  the frequency cap counts these (:func:`acknowledged_sends`);
 - ``rejections``: the latest per-item rejection (reason, run), cleared once the
   item is acknowledged; rejected items are not acknowledged, so the next sync
   sends them again.
@@ -28,6 +30,8 @@ create table if not exists acknowledged (
     idempotency_key text not null,
     run_id text not null,
     acknowledged_at text not null,
+    email text,
+    send_date text,
     primary key (destination, recipient_id, campaign_id)
 );
 create table if not exists rejections (
@@ -53,6 +57,19 @@ class SyncState:
         self.connection.execute("pragma journal_mode=wal")
         self.connection.execute("pragma synchronous=full")
         self.connection.executescript(SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a state file written before ``email``/``send_date`` up to date;
+        its old rows keep NULLs there (and are not counted by the frequency cap)."""
+        present = {
+            row[1] for row in self.connection.execute("pragma table_info(acknowledged)")
+        }
+        for column in ("email", "send_date"):
+            if column not in present:
+                self.connection.execute(
+                    f"alter table acknowledged add column {column} text"
+                )
 
     def __enter__(self) -> SyncState:
         return self
@@ -77,25 +94,35 @@ class SyncState:
         self,
         destination: str,
         run_id: str,
-        accepted: Iterable[tuple[str, str, str, str]],
+        accepted: Iterable[tuple[str, str, str, str, str]],
         rejected: Iterable[tuple[str, str, str, str]],
+        send_date: dt.date | None = None,
     ) -> None:
         """Record one acknowledged batch atomically.
 
         Parameters
         ----------
         accepted
-            ``(recipient_id, campaign_id, content_hash, idempotency_key)`` rows.
+            ``(recipient_id, campaign_id, content_hash, idempotency_key, email)``
+            rows.
         rejected
             ``(recipient_id, campaign_id, content_hash, reason)`` rows.
+        send_date
+            The day the campaign goes out (the outbox run's as-of date); today
+            (UTC) when not given.
         """
-        now = dt.datetime.now(dt.UTC).isoformat()
+        moment = dt.datetime.now(dt.UTC)
+        now = moment.isoformat()
+        day = (send_date or moment.date()).isoformat()
         cursor = self.connection
         cursor.execute("begin immediate")
         try:
-            for recipient_id, campaign_id, content_hash, key in accepted:
+            for recipient_id, campaign_id, content_hash, key, email in accepted:
                 cursor.execute(
-                    "insert or replace into acknowledged values (?, ?, ?, ?, ?, ?, ?)",
+                    "insert or replace into acknowledged (destination, recipient_id, "
+                    "campaign_id, content_hash, idempotency_key, run_id, "
+                    "acknowledged_at, email, send_date) "
+                    "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         destination,
                         recipient_id,
@@ -104,6 +131,8 @@ class SyncState:
                         key,
                         run_id,
                         now,
+                        email,
+                        day,
                     ),
                 )
                 cursor.execute(
@@ -137,3 +166,31 @@ class SyncState:
             (destination,),
         )
         return rows.fetchall()
+
+
+def acknowledged_sends(
+    path: Path, since: dt.date, until: dt.date, exclude_campaign: str | None = None
+) -> list[tuple[str, str, dt.date]]:
+    """``(email, campaign_id, send date)`` of every campaign an ESP acknowledged
+    for an address, with a send date in ``[since, until)``, for frequency caps.
+
+    One row per email and campaign however many destinations took it. Campaigns
+    rendered but never exported, or rejected, are not here. A missing state file
+    means nothing was exported.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        rows = connection.execute(
+            "select lower(trim(email)), campaign_id, min(send_date) "
+            "from acknowledged where email is not null and send_date >= ? "
+            "and send_date < ? and campaign_id is not ? group by 1, 2",
+            (since.isoformat(), until.isoformat(), exclude_campaign),
+        ).fetchall()
+    finally:
+        connection.close()
+    return [
+        (email, campaign, dt.date.fromisoformat(day)) for email, campaign, day in rows
+    ]

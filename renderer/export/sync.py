@@ -17,6 +17,7 @@ again with the same idempotency keys; every changed recipient is delivered once.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -38,6 +39,8 @@ from renderer.export.state import SyncState
 from renderer.outbox import read_outbox
 
 STATE_FILE = "esp_sync.sqlite"
+# (recipient_id, campaign_id, content_hash, idempotency_key, email) of one item.
+Ident = tuple[str, str, str, str, str]
 
 
 @dataclass
@@ -79,10 +82,10 @@ class SyncReport:
 
 def _batches(
     destination: Destination,
-    items: Iterator[tuple[dict[str, Any], tuple[str, str, str, str]]],
-) -> Iterator[list[tuple[dict[str, Any], tuple[str, str, str, str]]]]:
+    items: Iterator[tuple[dict[str, Any], Ident]],
+) -> Iterator[list[tuple[dict[str, Any], Ident]]]:
     """Cut items into batches within the destination's item and byte limits."""
-    batch: list[tuple[dict[str, Any], tuple[str, str, str, str]]] = []
+    batch: list[tuple[dict[str, Any], Ident]] = []
     size = 0
     limit = destination.max_bytes
     for item, ident in items:
@@ -97,6 +100,12 @@ def _batches(
         size += item_size
     if batch:
         yield batch
+
+
+def _send_date(metadata: Mapping[str, Any]) -> dt.date | None:
+    """The day the run's campaign goes out: its as-of date, if it records one."""
+    as_of = metadata.get("as_of")
+    return dt.date.fromisoformat(as_of) if isinstance(as_of, str) else None
 
 
 def sync_outbox(
@@ -158,12 +167,13 @@ def sync_outbox(
     )
     manifest, payloads = read_outbox(Path(outbox_root), run_id)
     report = SyncReport(destination=destination, run_id=manifest.run_id)
+    send_date = _send_date(manifest.metadata)
     state_path = Path(state_path) if state_path else Path(outbox_root) / STATE_FILE
     with SyncState(state_path) as state:
         acknowledged: dict[str, dict[str, str]] = {}
         local_rejections: list[tuple[str, str, str, str]] = []
 
-        def changed() -> Iterator[tuple[dict[str, Any], tuple[str, str, str, str]]]:
+        def changed() -> Iterator[tuple[dict[str, Any], Ident]]:
             for payload in payloads:
                 report.considered += 1
                 recipient_id = str(payload.get("recipient_id"))
@@ -185,7 +195,8 @@ def sync_outbox(
                     )
                     report.rejected.append((recipient_id, str(error)))
                     continue
-                yield item, (recipient_id, campaign_id, content_hash, key)
+                email = str(payload.get("email"))
+                yield item, (recipient_id, campaign_id, content_hash, key, email)
 
         try:
             for batch in _batches(target, changed()):
@@ -197,7 +208,9 @@ def sync_outbox(
                     (*idents[i][:3], reason)
                     for i, reason in sorted(result.rejected.items())
                 ]
-                state.record_batch(destination, manifest.run_id, accepted, rejected)
+                state.record_batch(
+                    destination, manifest.run_id, accepted, rejected, send_date
+                )
                 report.batches += 1
                 report.sent += len(items)
                 report.accepted += len(accepted)
