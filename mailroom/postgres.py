@@ -116,3 +116,45 @@ class PostgresDestination:
             cursor.copy(f"copy {table} ({columns}) from stdin (format csv)") as copy,
         ):
             copy.write(buffer.getbuffer())
+
+
+def replace_table(
+    con: psycopg.Connection, schema: str, table: str, data: pa.Table
+) -> None:
+    """Replace ``schema.table`` with the rows of an Arrow table, in one transaction.
+
+    For handing Python-made tables (the ML step's, for one) to a PostgreSQL
+    warehouse; column types follow the Arrow types (see :func:`postgres_type`).
+    """
+    destination = PostgresDestination(con)
+    columns = ", ".join(
+        f'"{field.name}" {postgres_type(field.type)}' for field in data.schema
+    )
+    destination.begin()
+    try:
+        destination.execute(f"create schema if not exists {schema}")
+        destination.execute(f"drop table if exists {schema}.{table}")
+        destination.execute(f"create table {schema}.{table} ({columns})")
+        for batch in data.to_batches():
+            destination.append(f"{schema}.{table}", batch)
+        destination.commit()
+    except BaseException:
+        destination.rollback()
+        raise
+
+
+def postgres_type(arrow_type: pa.DataType) -> str:
+    """The PostgreSQL column type for an Arrow type; text for anything unusual."""
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_integer(arrow_type):
+        return "bigint"
+    if pa.types.is_floating(arrow_type):
+        return "double precision"
+    if pa.types.is_decimal(arrow_type):
+        return f"numeric({arrow_type.precision}, {arrow_type.scale})"
+    if pa.types.is_date(arrow_type):
+        return "date"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamptz" if arrow_type.tz else "timestamp"
+    return "text"

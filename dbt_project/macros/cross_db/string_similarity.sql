@@ -1,9 +1,7 @@
 {#
-    Similarity of two strings from 0 (nothing alike) to 1 (equal), for fuzzy matching
-    of names. DuckDB: Jaro-Winkler. PostgreSQL has no Jaro-Winkler; there it is one
-    minus the Levenshtein distance over the longer length (fuzzystrmatch, created by
-    the on-run-start hook), which ranks pairs alike but scores typos a little lower:
-    thresholds tuned on one engine need checking on the other.
+    Similarity of two strings from 0 (nothing alike) to 1 (equal), for fuzzy
+    matching of names: Jaro-Winkler. Built into DuckDB; on PostgreSQL the on-run-start
+    hook creates mailroom_jaro_winkler, which gives the same values (see setup.sql).
 #}
 {% macro string_similarity(left, right) -%}
     {{ return(adapter.dispatch('string_similarity', 'mailroom')(left, right)) }}
@@ -14,9 +12,5 @@
 {%- endmacro %}
 
 {% macro postgres__string_similarity(left, right) -%}
-    case
-        when {{ left }} = {{ right }} then 1.0
-        else 1.0 - {{ target.schema }}.levenshtein({{ left }}, {{ right }})::numeric
-            / nullif(greatest(length({{ left }}), length({{ right }})), 0)
-    end
+    {{ target.schema }}.mailroom_jaro_winkler({{ left }}, {{ right }})
 {%- endmacro %}
