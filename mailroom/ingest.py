@@ -265,27 +265,30 @@ def _load_file(
 ) -> FileLoad:
     display = f"{path.relative_to(landing)}"
     checksum = _sha256(path)
-    previous = con.fetchall(
-        f"select checksum from {RAW_SCHEMA}.{LEDGER} "
-        "where source = ? and file_name = ? and status = 'loaded'",
-        [source.name, path.name],
-    )
-    previous = previous[0] if previous else None
-    if previous and previous[0] == checksum:
+    loaded_before = [
+        row[0]
+        for row in con.fetchall(
+            f"select checksum from {RAW_SCHEMA}.{LEDGER} "
+            "where source = ? and file_name = ? and status = 'loaded'",
+            [source.name, path.name],
+        )
+    ]
+    if checksum in loaded_before:
         return FileLoad(source.name, path.name, "skipped", checksum=checksum)
     try:
-        if previous:
+        if loaded_before:
             raise _Refusal(
                 f"{display}: a file of this name was loaded before with other content; "
                 "to add new data, deliver it under a new file name"
             )
-        checker = _RowChecker(source, display)
-        rows = _insert_file(con, source, path, display, checksum, checker)
+        with _RowChecker(source, display) as checker:
+            rows = _insert_file(con, source, path, display, checksum, checker)
+            issues = checker.issues()
     except _Refusal as refusal:
         load = FileLoad(source.name, path.name, "refused", 0, checksum, str(refusal))
     else:
         load = FileLoad(source.name, path.name, "loaded", rows, checksum)
-        report.row_issues.extend(checker.issues())
+        report.row_issues.extend(issues)
     _record(con, load)
     return load
 
@@ -456,7 +459,13 @@ class _RowChecker:
         self.display = display
         self.typed = [c for c in source.columns if c.type in TYPE_CHECKS]
         self.found: dict[str, list] = {}  # column -> [count, first row, first value]
-        self.con = duckdb.connect() if self.typed else None
+
+    def __enter__(self) -> _RowChecker:
+        self.con = duckdb.connect()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.con.close()
 
     def check(self, batch: pa.RecordBatch) -> None:
         columns = [c for c in self.typed if c.name in batch.schema.names]
@@ -483,8 +492,6 @@ class _RowChecker:
 
     def issues(self) -> list[RowIssue]:
         """One issue per column with bad values, in the contract's column order."""
-        if self.con is not None:
-            self.con.close()
         return [
             RowIssue(
                 self.display,

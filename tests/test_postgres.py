@@ -17,8 +17,11 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import psycopg
 import pytest
 
+from mailroom.ingest import IngestReport, ingest_landing
+from mailroom.postgres import PostgresDestination, PostgresSettings, replace_table
 from mailroom.settings import Settings
 from orchestration.project import PYTHON_BIN
 from tests.conftest import REPOSITORY
@@ -34,14 +37,17 @@ BAD_ORDERS = "order_id,customer_id,total_amount\no-x,c-x,5\n"
 @dataclass(frozen=True)
 class Builds:
     duckdb: Path
-    postgres: object  # an open psycopg connection
+    postgres: psycopg.Connection
     dbt_output: str
+    rerun_output: str
+    ingest: IngestReport
+    duckdb_ingest: IngestReport
+    home: Path
+    server: PostgresSettings
 
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
-    from mailroom.ingest import ingest_landing
-    from mailroom.postgres import PostgresDestination, replace_table
     from mailroom.simulator import generate
     from orchestration.pipeline import STAGES, run_stages
 
@@ -56,28 +62,40 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
         settings = Settings.load(home=home, as_of=AS_OF)
         stages = tuple(stage for stage in STAGES if stage.name != "render")
         list(run_stages(settings, stages, log_path=home / "logs" / "pipeline.log"))
+        with duckdb.connect() as scratch:
+            duckdb_ingest = ingest_landing(scratch, settings.landing)
 
         pg = stack.enter_context(server.connect())
-        ingest_landing(PostgresDestination(pg), settings.landing)
+        ingest = ingest_landing(PostgresDestination(pg), settings.landing)
         with duckdb.connect(str(settings.warehouse), read_only=True) as warehouse:
             for table in ML_TABLES:
                 data = warehouse.sql(f"select * from ml.{table}").to_arrow_table()
                 replace_table(pg, "ml", table, data)
-        build = subprocess.run(
-            [
-                str(PYTHON_BIN / "dbt"),
-                "build",
-                *("--profiles-dir", str(REPOSITORY), "--target", "postgres"),
-                *("--target-path", str(home / "target-postgres")),
-                *("--log-path", str(home / "logs")),
-            ],
-            cwd=REPOSITORY,
-            env={**os.environ, **server.env(), "MAILROOM_AS_OF": AS_OF.isoformat()},
-            capture_output=True,
-            text=True,
+
+        def dbt(*args: str) -> str:
+            result = subprocess.run(
+                [
+                    str(PYTHON_BIN / "dbt"),
+                    *args,
+                    *("--profiles-dir", str(REPOSITORY), "--target", "postgres"),
+                    *("--target-path", str(home / "target-postgres")),
+                    *("--log-path", str(home / "logs")),
+                ],
+                cwd=REPOSITORY,
+                env={**os.environ, **server.env(), "MAILROOM_AS_OF": str(AS_OF)},
+                capture_output=True,
+                text=True,
+            )
+            assert result.returncode == 0, result.stdout[-4000:]
+            return result.stdout
+
+        build = dbt("build")
+        # A second run of the same day takes the incremental models' incremental
+        # branch (delete+insert) and must leave them as they were.
+        rerun = dbt("build", "--select", "config.materialized:incremental")
+        yield Builds(
+            settings.warehouse, pg, build, rerun, ingest, duckdb_ingest, home, server
         )
-        assert build.returncode == 0, build.stdout[-4000:]
-        yield Builds(settings.warehouse, pg, build.stdout)
 
 
 def _both(builds: Builds, sql: str) -> tuple[list[tuple], list[tuple]]:
@@ -94,6 +112,11 @@ def test_dbt_build_runs_every_model_seed_and_test_on_postgres(builds: Builds) ->
 
 
 def test_ingestion_ledger_and_raw_rows_match_duckdb(builds: Builds) -> None:
+    assert builds.ingest.row_issues == builds.duckdb_ingest.row_issues
+    assert builds.ingest.row_issues
+    assert [load.status for load in builds.ingest.loads] == [
+        load.status for load in builds.duckdb_ingest.loads
+    ]
     ledger = (
         "select source, file_name, checksum, status, row_count, message "
         "from raw._file_loads order by source, file_name"
@@ -106,6 +129,37 @@ def test_ingestion_ledger_and_raw_rows_match_duckdb(builds: Builds) -> None:
         "select count(*), count(email), count(distinct _file_name) from raw.orders",
     )
     assert rows[0] == rows[1]
+
+
+def test_mailroom_ingest_postgres_loads_nothing_twice(
+    builds: Builds, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from orchestration.cli import main
+
+    for name, value in builds.server.env().items():
+        monkeypatch.setenv(name, value)
+    assert main(["ingest", "--home", str(builds.home), "--postgres"]) == 0
+    assert "0 files loaded (0 rows)" in capsys.readouterr().out
+    counts = _both(builds, "select count(*) from raw.orders")
+    assert counts[0] == counts[1]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select as_of_date, count(*) from marts.fct_customer_segment_history "
+        "group by as_of_date",
+        "select count(*), count(distinct journey_step_id) from marts.fct_journey_steps",
+    ],
+    ids=["segment_history", "journey_steps"],
+)
+def test_incremental_models_rerun_in_place_on_postgres(
+    builds: Builds, sql: str
+) -> None:
+    summary = builds.rerun_output.strip().splitlines()[-1]
+    assert "ERROR=0" in summary and "SKIP=0" in summary, summary
+    in_duckdb, in_postgres = _both(builds, sql)
+    assert in_postgres == in_duckdb
 
 
 @pytest.mark.parametrize(
