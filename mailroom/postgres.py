@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,7 @@ class PostgresSettings:
     schema: str = "public"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> PostgresSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> PostgresSettings:
         """Read ``MAILROOM_PG_HOST``, ``_PORT``, ``_USER``, ``_PASSWORD``,
         ``_DBNAME`` and ``_SCHEMA``; unset ones keep their defaults."""
         environ = os.environ if environ is None else environ
@@ -62,15 +63,28 @@ class PostgresSettings:
         }
 
     def connect(self) -> psycopg.Connection:
-        """An autocommit connection: ingestion opens its own transaction per file."""
-        return psycopg.connect(
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            password=self.password or None,
-            dbname=self.dbname,
-            autocommit=True,
-        )
+        """An autocommit connection: ingestion opens its own transaction per file.
+
+        Raises ``ConnectionError`` naming the server and the variables to fix.
+        """
+        try:
+            return psycopg.connect(
+                host=self.host,
+                port=self.port,
+                user=self.user,
+                password=self.password or None,
+                dbname=self.dbname,
+                autocommit=True,
+            )
+        except psycopg.OperationalError as error:
+            reason = (
+                str(error).strip().splitlines()[-1].strip() if str(error) else error
+            )
+            raise ConnectionError(
+                f"cannot connect to PostgreSQL database {self.dbname!r} as "
+                f"{self.user!r} at {self.host}:{self.port} ({reason}); set "
+                "MAILROOM_PG_HOST, _PORT, _USER, _PASSWORD and _DBNAME"
+            ) from error
 
 
 class PostgresDestination:

@@ -171,7 +171,7 @@ def _ingest(args: argparse.Namespace) -> int:
             settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
             with duckdb.connect(str(settings.warehouse)) as con:
                 report = ingest_landing(con, settings.landing, progress=print)
-    except IngestError as error:
+    except (IngestError, ConnectionError) as error:
         print(f"mailroom: {error}", file=sys.stderr)
         return 1
     for load in report.refused:

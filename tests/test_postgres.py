@@ -9,6 +9,7 @@ personalization marts are built there.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -199,3 +200,14 @@ def test_string_similarity_gives_duckdbs_jaro_winkler_values(builds: Builds) -> 
         for pair in pairs
     ]
     assert actual == pytest.approx(expected, abs=1e-12)
+
+
+def test_ingestion_and_dbt_read_the_same_connection_variables() -> None:
+    profile = (REPOSITORY / "profiles.yml").read_text()
+    postgres_output = profile[profile.index("    postgres:") :]
+    read_by_dbt = set(re.findall(r"env_var\('(MAILROOM_PG_\w+)'", postgres_output))
+    assert read_by_dbt == set(PostgresSettings().env())
+    settings = PostgresSettings.from_env({"MAILROOM_PG_PORT": "6543"})
+    assert settings.port == 6543 and settings.dbname == "mailroom"
+    with pytest.raises(ValueError, match="MAILROOM_PG_PORT must be a port number"):
+        PostgresSettings.from_env({"MAILROOM_PG_PORT": "five"})
