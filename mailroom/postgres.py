@@ -99,6 +99,7 @@ class PostgresDestination:
 
     def __init__(self, con: psycopg.Connection) -> None:
         self.con = con
+        self._appended: set[str] = set()
 
     def execute(self, sql: str, params: list[Any] | None = None) -> None:
         self._run(sql, params)
@@ -116,12 +117,20 @@ class PostgresDestination:
         self.con.execute("begin")
 
     def commit(self) -> None:
+        """Commit, then refresh the planner's statistics of the tables loaded into:
+        dbt's first queries over a fresh raw table are otherwise planned for a
+        handful of rows (nested loops over millions)."""
         self.con.execute("commit")
+        for table in sorted(self._appended):
+            self.con.execute(f"analyze {table}")
+        self._appended.clear()
 
     def rollback(self) -> None:
         self.con.execute("rollback")
+        self._appended.clear()
 
     def append(self, table: str, batch: pa.RecordBatch) -> None:
+        self._appended.add(table)
         columns = ", ".join(f'"{name}"' for name in batch.schema.names)
         buffer = io.BytesIO()
         pa_csv.write_csv(batch, buffer, pa_csv.WriteOptions(include_header=False))

@@ -33,6 +33,12 @@ pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 AS_OF = date(2026, 11, 1)
 ML_TABLES = ("customer_clusters", "customer_predictions", "product_recommendations")
 BAD_ORDERS = "order_id,customer_id,total_amount\no-x,c-x,5\n"
+# Parallel plans on these small tables too, as PostgreSQL picks them for big ones:
+# functions that parallel workers cannot run then fail here, not in production.
+PARALLEL_EVEN_WHEN_SMALL = (
+    "-c parallel_setup_cost=0 -c parallel_tuple_cost=0 "
+    "-c min_parallel_table_scan_size=0"
+)
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,12 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
                     *("--log-path", str(home / "logs")),
                 ],
                 cwd=REPOSITORY,
-                env={**os.environ, **server.env(), "MAILROOM_AS_OF": str(AS_OF)},
+                env={
+                    **os.environ,
+                    **server.env(),
+                    "MAILROOM_AS_OF": str(AS_OF),
+                    "PGOPTIONS": PARALLEL_EVEN_WHEN_SMALL,
+                },
                 capture_output=True,
                 text=True,
             )

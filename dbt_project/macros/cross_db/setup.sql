@@ -26,7 +26,9 @@
     create or replace function {{ target.schema }}.mailroom_try_cast(
         value text, inout result anyelement
     )
-    language plpgsql immutable parallel safe
+    -- parallel unsafe: its exception block is a subtransaction, which parallel
+    -- workers cannot start.
+    language plpgsql immutable parallel unsafe
     set timezone to 'UTC'
     as $function$
     begin
@@ -99,4 +101,22 @@
         return jaro + prefix * 0.1 * (1 - jaro);
     end
     $function$;
+{%- endmacro %}
+
+{#
+    Post-hook of every model: on PostgreSQL, gather planner statistics for a table
+    just built, so that the models reading it get hash joins sized on real row
+    counts rather than nested loops planned for a handful of rows. Empty elsewhere.
+#}
+{% macro analyze_relation() -%}
+    {{ return(adapter.dispatch('analyze_relation', 'mailroom')()) }}
+{%- endmacro %}
+
+{% macro default__analyze_relation() -%}
+{%- endmacro %}
+
+{% macro postgres__analyze_relation() -%}
+    {%- if config.get('materialized') in ('table', 'incremental') -%}
+        analyze {{ this }}
+    {%- endif -%}
 {%- endmacro %}
