@@ -7,7 +7,10 @@ that cannot be read, or that lacks a required column, is refused whole with a on
 message naming the file and the column, and the other files still load. A ledger
 (``raw._file_loads``) makes re-runs load nothing twice.
 
-Files are streamed batch by batch, so memory stays flat whatever their size.
+Files are streamed batch by batch, so memory stays flat whatever their size. The
+warehouse is a :class:`Destination`: DuckDB (the embedded default, here) or PostgreSQL
+(:mod:`mailroom.postgres`). Reading, validation and the ledger are the same for both;
+a destination only runs SQL and appends record batches.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -49,6 +53,62 @@ TYPE_CHECKS = {
     "integer": ("try_cast({col} as bigint)", "a whole number"),
     "boolean": ("try_cast({col} as boolean)", "true or false"),
 }
+
+
+class Destination(Protocol):
+    """The warehouse that raw tables are loaded into.
+
+    SQL uses ``?`` placeholders. ``errors`` are the driver's exceptions that refuse
+    the file being loaded (the transaction is rolled back) instead of ending the run.
+    """
+
+    errors: tuple[type[Exception], ...]
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> None: ...
+
+    def fetchall(self, sql: str, params: list[Any] | None = None) -> list[tuple]: ...
+
+    def begin(self) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def append(self, table: str, batch: pa.RecordBatch) -> None:
+        """Insert the batch's rows, matching its columns to the table's by name."""
+
+
+class DuckDBDestination:
+    """A DuckDB warehouse: batches are inserted straight from Arrow, by name."""
+
+    errors = (duckdb.Error,)
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> None:
+        self.con.execute(sql, params).fetchall()
+
+    def fetchall(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        return self.con.execute(sql, params).fetchall()
+
+    def begin(self) -> None:
+        self.con.begin()
+
+    def commit(self) -> None:
+        self.con.commit()
+
+    def rollback(self) -> None:
+        self.con.rollback()
+
+    def append(self, table: str, batch: pa.RecordBatch) -> None:
+        self.con.register("_landing_batch", pa.Table.from_batches([batch]))
+        try:
+            self.con.execute(
+                f"insert into {table} by name select * from _landing_batch"
+            )
+        finally:
+            self.con.unregister("_landing_batch")
 
 
 class IngestError(RuntimeError):
@@ -115,7 +175,7 @@ class _Refusal(Exception):
 
 
 def ingest_landing(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | Destination,
     landing: Path,
     progress: Callable[[str], None] | None = None,
     require_orders: bool = True,
@@ -125,7 +185,8 @@ def ingest_landing(
     Parameters
     ----------
     con
-        An open connection to the warehouse.
+        An open DuckDB connection to the warehouse, or any :class:`Destination`
+        (for PostgreSQL: :func:`mailroom.postgres.PostgresDestination`).
     landing
         The landing folder, one sub-folder per source of the contract.
     progress
@@ -145,22 +206,25 @@ def ingest_landing(
             f"landing folder {landing} does not exist: create it with one sub-folder "
             "per source (at least orders/), or run `mailroom generate`"
         )
-    ensure_raw_tables(con)
+    warehouse = (
+        DuckDBDestination(con) if isinstance(con, duckdb.DuckDBPyConnection) else con
+    )
+    ensure_raw_tables(warehouse)
     report = IngestReport()
     for source in SOURCES.values():
         for path in _landing_files(landing / source.name):
-            load = _load_file(con, source, path, landing, report)
+            load = _load_file(warehouse, source, path, landing, report)
             report.loads.append(load)
             if progress and load.status != "skipped":
                 progress(
                     f"{load.status} {source.name}/{path.name} ({load.rows:,} rows)"
                 )
     if require_orders:
-        _require_orders(con, landing)
+        _require_orders(warehouse, landing)
     return report
 
 
-def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_raw_tables(con: Destination) -> None:
     """Create the raw schema, the ledger and one table per source with its columns.
 
     Every source gets its table even before any file arrives, so that dbt can build
@@ -198,7 +262,7 @@ def _landing_files(folder: Path) -> list[Path]:
 
 
 def _load_file(
-    con: duckdb.DuckDBPyConnection,
+    con: Destination,
     source: Source,
     path: Path,
     landing: Path,
@@ -206,35 +270,41 @@ def _load_file(
 ) -> FileLoad:
     display = f"{path.relative_to(landing)}"
     checksum = _sha256(path)
-    previous = con.execute(
-        f"select checksum from {RAW_SCHEMA}.{LEDGER} "
-        "where source = ? and file_name = ? and status = 'loaded'",
-        [source.name, path.name],
-    ).fetchone()
-    if previous and previous[0] == checksum:
+    loaded_before = [
+        row[0]
+        for row in con.fetchall(
+            f"select checksum from {RAW_SCHEMA}.{LEDGER} "
+            "where source = ? and file_name = ? and status = 'loaded'",
+            [source.name, path.name],
+        )
+    ]
+    if checksum in loaded_before:
         return FileLoad(source.name, path.name, "skipped", checksum=checksum)
     try:
-        if previous:
+        if loaded_before:
             raise _Refusal(
                 f"{display}: a file of this name was loaded before with other content; "
                 "to add new data, deliver it under a new file name"
             )
-        rows = _insert_file(con, source, path, display, checksum)
+        with _RowChecker(source, display) as checker:
+            rows = _insert_file(con, source, path, display, checksum, checker)
+            issues = checker.issues()
     except _Refusal as refusal:
         load = FileLoad(source.name, path.name, "refused", 0, checksum, str(refusal))
     else:
         load = FileLoad(source.name, path.name, "loaded", rows, checksum)
-        report.row_issues.extend(_row_issues(con, source, checksum, display))
+        report.row_issues.extend(issues)
     _record(con, load)
     return load
 
 
 def _insert_file(
-    con: duckdb.DuckDBPyConnection,
+    con: Destination,
     source: Source,
     path: Path,
     display: str,
     checksum: str,
+    checker: _RowChecker,
 ) -> int:
     """Insert all rows of one file in one transaction; refuse the file on any error."""
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
@@ -244,11 +314,11 @@ def _insert_file(
     try:
         known = {
             row[0]
-            for row in con.execute(
+            for row in con.fetchall(
                 "select column_name from information_schema.columns "
                 "where table_schema = ? and table_name = ?",
                 [RAW_SCHEMA, source.name],
-            ).fetchall()
+            )
         }
         for batch in _read_batches(path, source, display):
             for name in batch.schema.names:
@@ -265,14 +335,13 @@ def _insert_file(
             batch = batch.append_column(
                 "_loaded_at", pa.array([loaded_at] * count, pa.timestamp("us"))
             )
-            con.register("_landing_batch", pa.Table.from_batches([batch]))
-            con.execute(f"insert into {table} by name select * from _landing_batch")
-            con.unregister("_landing_batch")
+            checker.check(batch)
+            con.append(table, batch)
         con.commit()
     except _Refusal:
         con.rollback()
         raise
-    except (pa.ArrowException, duckdb.Error, UnicodeDecodeError, OSError) as error:
+    except (pa.ArrowException, UnicodeDecodeError, OSError, *con.errors) as error:
         con.rollback()
         detail = (
             str(error).strip().splitlines()[0]
@@ -384,46 +453,65 @@ def _as_text(batch: pa.RecordBatch, names: list[str], display: str) -> pa.Record
     return pa.RecordBatch.from_arrays(columns, names=names)
 
 
-def _row_issues(
-    con: duckdb.DuckDBPyConnection, source: Source, checksum: str, display: str
-) -> list[RowIssue]:
-    """First offending row per typed column of a just-loaded file, in one scan."""
-    typed = [column for column in source.columns if column.type in TYPE_CHECKS]
-    if not typed:
-        return []
-    selects = []
-    for column in typed:
-        cast, _ = TYPE_CHECKS[column.type]
-        value = f"nullif(trim(\"{column.name}\"), '')"
-        bad = f"{value} is not null and {cast.format(col=value)} is null"
-        selects += [
-            f"count(*) filter (where {bad})",
-            f"min(_row_number) filter (where {bad})",
-            f'arg_min("{column.name}", _row_number) filter (where {bad})',
-        ]
-    row = con.execute(
-        f"select {', '.join(selects)} from {RAW_SCHEMA}.{source.name} "
-        "where _file_checksum = ?",
-        [checksum],
-    ).fetchone()
-    issues = []
-    for index, column in enumerate(typed):
-        count, first_row, value = row[3 * index : 3 * index + 3]
-        if count:
-            issues.append(
-                RowIssue(
-                    display,
-                    first_row,
-                    column.name,
-                    value,
-                    TYPE_CHECKS[column.type][1],
-                    count - 1,
-                )
+class _RowChecker:
+    """Finds the first value per typed column of one file that will not type-check.
+
+    Runs the casts of ``TYPE_CHECKS`` on each batch before it is loaded, in a private
+    in-memory DuckDB, so the check is the same whichever warehouse the file goes to.
+    """
+
+    def __init__(self, source: Source, display: str) -> None:
+        self.display = display
+        self.typed = [c for c in source.columns if c.type in TYPE_CHECKS]
+        self.found: dict[str, list] = {}  # column -> [count, first row, first value]
+
+    def __enter__(self) -> _RowChecker:
+        self.con = duckdb.connect()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.con.close()
+
+    def check(self, batch: pa.RecordBatch) -> None:
+        columns = [c for c in self.typed if c.name in batch.schema.names]
+        if not columns:
+            return
+        selects = []
+        for column in columns:
+            cast, _ = TYPE_CHECKS[column.type]
+            value = f"nullif(trim(\"{column.name}\"), '')"
+            bad = f"{value} is not null and {cast.format(col=value)} is null"
+            selects += [
+                f"count(*) filter (where {bad})",
+                f"min(_row_number) filter (where {bad})",
+                f'arg_min("{column.name}", _row_number) filter (where {bad})',
+            ]
+        self.con.register("_batch", pa.Table.from_batches([batch]))
+        [row] = self.con.execute(f"select {', '.join(selects)} from _batch").fetchall()
+        self.con.unregister("_batch")
+        for index, column in enumerate(columns):
+            count, first_row, value = row[3 * index : 3 * index + 3]
+            if count:
+                seen = self.found.setdefault(column.name, [0, first_row, value])
+                seen[0] += count
+
+    def issues(self) -> list[RowIssue]:
+        """One issue per column with bad values, in the contract's column order."""
+        return [
+            RowIssue(
+                self.display,
+                self.found[column.name][1],
+                column.name,
+                self.found[column.name][2],
+                TYPE_CHECKS[column.type][1],
+                self.found[column.name][0] - 1,
             )
-    return issues
+            for column in self.typed
+            if column.name in self.found
+        ]
 
 
-def _record(con: duckdb.DuckDBPyConnection, load: FileLoad) -> None:
+def _record(con: Destination, load: FileLoad) -> None:
     """Keep one ledger row per loaded file and the latest refusal of a refused one."""
     con.execute(
         f"delete from {RAW_SCHEMA}.{LEDGER} "
@@ -444,8 +532,8 @@ def _record(con: duckdb.DuckDBPyConnection, load: FileLoad) -> None:
     )
 
 
-def _require_orders(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
-    count = con.execute(f"select count(*) from {RAW_SCHEMA}.orders").fetchone()[0]
+def _require_orders(con: Destination, landing: Path) -> None:
+    [(count,)] = con.fetchall(f"select count(*) from {RAW_SCHEMA}.orders")
     if not count:
         raise IngestError(
             "no orders have been loaded: put at least one .csv, .parquet or .jsonl "

@@ -59,6 +59,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--outbox", help="outbox folder (default: HOME/outbox)")
     run.add_argument("--as-of", help="run as of this date, YYYY-MM-DD (default: today)")
 
+    ingest = command(
+        "ingest", _ingest, "load new landing files into the warehouse's raw tables"
+    )
+    ingest.add_argument("--landing", help="landing folder (default: HOME/landing)")
+    ingest.add_argument(
+        "--warehouse", help="DuckDB file (default: HOME/warehouse.duckdb)"
+    )
+    ingest.add_argument(
+        "--postgres",
+        action="store_true",
+        help="load into PostgreSQL (MAILROOM_PG_HOST, _PORT, _USER, _PASSWORD, "
+        "_DBNAME, _SCHEMA) instead of the DuckDB file",
+    )
+
     preview = command(
         "preview", _preview, "write one customer's email as HTML and explain its blocks"
     )
@@ -135,6 +149,40 @@ def _run(args: argparse.Namespace) -> int:
         as_of=args.as_of,
     )
     return _run_pipeline(settings)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from mailroom.ingest import IngestError, ingest_landing
+
+    settings = Settings.load(
+        home=args.home, landing=args.landing, warehouse=args.warehouse
+    )
+    try:
+        if args.postgres:
+            from mailroom.postgres import PostgresDestination, PostgresSettings
+
+            with PostgresSettings.from_env().connect() as con:
+                report = ingest_landing(
+                    PostgresDestination(con), settings.landing, progress=print
+                )
+        else:
+            import duckdb
+
+            settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+            with duckdb.connect(str(settings.warehouse)) as con:
+                report = ingest_landing(con, settings.landing, progress=print)
+    except (IngestError, ConnectionError) as error:
+        print(f"mailroom: {error}", file=sys.stderr)
+        return 1
+    for load in report.refused:
+        print(f"refused: {load.message}", file=sys.stderr)
+    for issue in report.row_issues:
+        print(f"warning: {issue}", file=sys.stderr)
+    print(
+        f"{report.files('loaded'):,} files loaded ({report.rows_loaded():,} rows), "
+        f"{report.files('skipped'):,} skipped, {len(report.refused):,} refused"
+    )
+    return 0
 
 
 def _simulate(settings: Settings, args: argparse.Namespace) -> None:

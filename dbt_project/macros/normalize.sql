@@ -43,9 +43,14 @@
     True for an identifier value on the blocklist seed (placeholders such as `0`,
     `null` or test@test.com) that must never identify, let alone merge, a person.
 #}
+{#
+    Seeds on adapters other than DuckDB are read by agate, which loads the text
+    `null` as NULL: a NULL id_value is the placeholder `null`. (A NULL inside `in`
+    would also make the test unknown for every value.)
+#}
 {% macro is_blocklisted(id_type, column) -%}
     {{ column }} in (
-        select id_value from {{ ref('identity_blocklist') }}
+        select coalesce(id_value, 'null') from {{ ref('identity_blocklist') }}
         where id_type = '{{ id_type }}'
     )
 {%- endmacro %}

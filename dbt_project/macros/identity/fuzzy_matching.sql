@@ -28,7 +28,7 @@
 {% macro compare_names(a, b) -%}
     {{ mailroom.compare_level(
         a, b,
-        mailroom.text_similarity(a, b) ~ ' >= ' ~ var('identity_fuzzy_name_similarity')
+        mailroom.string_similarity(a, b) ~ ' >= ' ~ var('identity_fuzzy_name_similarity')
     ) }}
 {%- endmacro %}
 

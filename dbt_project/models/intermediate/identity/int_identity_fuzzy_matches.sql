@@ -110,13 +110,13 @@ compared as (
         ) }} as postal_code_level,
         {{ compare_level(
             'a.street_key', 'b.street_key',
-            text_similarity('a.street_key', 'b.street_key')
+            string_similarity('a.street_key', 'b.street_key')
             ~ ' >= ' ~ var('identity_fuzzy_address_similarity')
             ~ ' and a.house_number = b.house_number'
         ) }} as street_level,
         {{ compare_level(
             'a.city_key', 'b.city_key',
-            text_similarity('a.city_key', 'b.city_key')
+            string_similarity('a.city_key', 'b.city_key')
             ~ ' >= ' ~ var('identity_fuzzy_address_similarity')
         ) }} as city_level,
         {{ compare_level(

@@ -17,8 +17,9 @@ summarized as (
         customer_id,
         count(*) as lifetime_orders,
         max(currency) as currency,
-        sum(total_amount) as lifetime_revenue,
-        sum(
+        -- Sums typed as money, so every adapter gives them the same scale.
+        cast(sum(total_amount) as {{ dbt.type_numeric() }}) as lifetime_revenue,
+        cast(sum(
             case
                 when ordered_at >= {{ dbt.dateadd(
                     'day', -1 * var('vip_window_days'), as_of_timestamp()
@@ -26,7 +27,7 @@ summarized as (
                     then total_amount
                 else 0
             end
-        ) as recent_revenue,
+        ) as {{ dbt.type_numeric() }}) as recent_revenue,
         min(ordered_at) as first_order_at,
         max(ordered_at) as last_order_at
 

@@ -23,13 +23,14 @@ per_customer as (
     select
         customer_id,
         count(case when is_revenue_order then 1 end) as frequency,
-        sum(
+        -- Typed as money, so every adapter gives it the same scale.
+        cast(sum(
             case
                 when is_revenue_order then total_amount
                 when total_amount < 0 then total_amount
                 else 0
             end
-        ) as monetary,
+        ) as {{ dbt.type_numeric() }}) as monetary,
         max(case when is_revenue_order then ordered_at end) as last_order_at
     from orders
     group by customer_id
