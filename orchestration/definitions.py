@@ -13,8 +13,12 @@ from orchestration.assets.emails import (
 )
 from orchestration.assets.ingestion import raw_tables
 from orchestration.assets.ml import customer_clusters, customer_predictions
-from orchestration.automation import daily_refresh, new_landing_files
-from orchestration.jobs import full_refresh
+from orchestration.automation import (
+    daily_refresh,
+    elapsed_cart_windows,
+    new_landing_files,
+)
+from orchestration.jobs import full_refresh, realtime_refresh
 from orchestration.project import DBT_EXECUTABLE, mailroom_dbt_project
 from orchestration.resources import MailroomResource
 
@@ -28,9 +32,9 @@ defs = Definitions(
         email_payloads,
     ],
     asset_checks=[outbox_has_consent_for_every_recipient],
-    jobs=[full_refresh],
+    jobs=[full_refresh, realtime_refresh],
     schedules=[daily_refresh],
-    sensors=[new_landing_files],
+    sensors=[new_landing_files, elapsed_cart_windows],
     resources={
         "dbt": DbtCliResource(
             project_dir=mailroom_dbt_project, dbt_executable=str(DBT_EXECUTABLE)

@@ -15,9 +15,15 @@ class MailroomResource(ConfigurableResource):
 
     home: str = ""
     as_of: str = ""
+    # An instant (UTC, ISO 8601) for near-real-time runs; its date is the as-of date.
+    as_of_at: str = ""
 
     def settings(self) -> Settings:
-        return Settings.load(home=self.home or None, as_of=self.as_of or None)
+        return Settings.load(
+            home=self.home or None,
+            as_of=self.as_of or None,
+            as_of_at=self.as_of_at or None,
+        )
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         # dbt runs as a subprocess and reads the warehouse path and as-of date from
