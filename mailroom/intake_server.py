@@ -65,7 +65,9 @@ class GroupCommitter:
         rows = [row for pending in batch for row in pending.rows]
         try:
             path = await asyncio.to_thread(land_events, self.landing, source, rows)
-        except OSError as error:
+        except Exception as error:
+            # Nothing was renamed into place: every request of the group gets the
+            # error and can resend, and the writer goes on with the next group.
             for pending in batch:
                 pending.done.set_exception(error)
             return

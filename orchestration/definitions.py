@@ -4,7 +4,6 @@ from dagster import (
     Definitions,
     in_process_executor,
 )
-from dagster_dbt import DbtCliResource
 
 from orchestration.assets.dbt import mailroom_dbt_models, mailroom_dbt_personalization
 from orchestration.assets.emails import (
@@ -20,7 +19,7 @@ from orchestration.automation import (
 )
 from orchestration.jobs import full_refresh, realtime_refresh
 from orchestration.project import DBT_EXECUTABLE, mailroom_dbt_project
-from orchestration.resources import MailroomResource
+from orchestration.resources import MailroomDbtCli, MailroomResource
 
 defs = Definitions(
     assets=[
@@ -36,7 +35,7 @@ defs = Definitions(
     schedules=[daily_refresh],
     sensors=[new_landing_files, elapsed_cart_windows],
     resources={
-        "dbt": DbtCliResource(
+        "dbt": MailroomDbtCli(
             project_dir=mailroom_dbt_project, dbt_executable=str(DBT_EXECUTABLE)
         ),
         "mailroom": MailroomResource(),
