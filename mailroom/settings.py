@@ -19,6 +19,7 @@ ENV_LANDING = "MAILROOM_LANDING"
 ENV_WAREHOUSE = "MAILROOM_WAREHOUSE"
 ENV_OUTBOX = "MAILROOM_OUTBOX"
 ENV_AS_OF = "MAILROOM_AS_OF"
+ENV_AS_OF_AT = "MAILROOM_AS_OF_AT"
 
 
 class SettingsError(ValueError):
@@ -43,15 +44,41 @@ def parse_as_of(value: str | date | None) -> date:
         ) from None
 
 
+def parse_as_of_at(value: str | datetime | None) -> datetime | None:
+    """Parse an as-of instant (ISO 8601; naive means UTC) into naive UTC, or None.
+
+    The near-real-time path runs as of an instant rather than a midnight, so that a
+    cart abandoned a minute ago counts now rather than tomorrow.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise SettingsError(
+                f"as-of instant {value!r} is not a timestamp: write it as ISO 8601, "
+                "for example 2026-11-25T10:03:00Z"
+            ) from None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.replace(microsecond=0)
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Resolved, absolute paths and the as-of date of one Mailroom run."""
+    """Resolved, absolute paths and the as-of date of one Mailroom run.
+
+    ``as_of_at``, when set, is the instant the run sees up to (UTC); ``as_of`` is
+    then its date. Unset, the run sees everything before midnight starting ``as_of``.
+    """
 
     home: Path
     landing: Path
     warehouse: Path
     outbox: Path
     as_of: date
+    as_of_at: datetime | None = None
 
     @classmethod
     def load(
@@ -61,6 +88,7 @@ class Settings:
         warehouse: str | Path | None = None,
         outbox: str | Path | None = None,
         as_of: str | date | None = None,
+        as_of_at: str | datetime | None = None,
     ) -> Settings:
         """Settings from arguments, else environment variables, else defaults.
 
@@ -69,6 +97,12 @@ class Settings:
         """
         env = {} if home else os.environ
         home_path = _absolute(home or env.get(ENV_HOME) or DEFAULT_HOME)
+        # An as-of date given here wins over an instant left in the environment.
+        if as_of_at is None and as_of is None:
+            as_of_at = os.environ.get(ENV_AS_OF_AT)
+        instant = parse_as_of_at(as_of_at)
+        if instant is not None:
+            as_of = instant.date()
         return cls(
             home=home_path,
             landing=_absolute(landing or env.get(ENV_LANDING) or home_path / "landing"),
@@ -79,10 +113,11 @@ class Settings:
             as_of=parse_as_of(
                 as_of if as_of is not None else os.environ.get(ENV_AS_OF)
             ),
+            as_of_at=instant,
         )
 
     def with_as_of(self, as_of: str | date | None) -> Settings:
-        return replace(self, as_of=parse_as_of(as_of))
+        return replace(self, as_of=parse_as_of(as_of), as_of_at=None)
 
     def as_env(self) -> dict[str, str]:
         """The environment variables that hand these settings to dbt and Dagster."""
@@ -92,11 +127,14 @@ class Settings:
             ENV_WAREHOUSE: str(self.warehouse),
             ENV_OUTBOX: str(self.outbox),
             ENV_AS_OF: self.as_of.isoformat(),
+            ENV_AS_OF_AT: self.as_of_at.isoformat() if self.as_of_at else "",
         }
 
     def export(self) -> None:
         """Put these settings into this process's environment (for dbt and Dagster)."""
         os.environ.update(self.as_env())
+        if self.as_of_at is None:
+            os.environ.pop(ENV_AS_OF_AT, None)
 
 
 def _absolute(path: str | Path) -> Path:

@@ -1,7 +1,9 @@
 """Keeping the data fresh without anyone pressing a button: a daily schedule for the
-full refresh, and a sensor that starts a run when new landing files arrive."""
+full refresh, a sensor that starts a run when new landing files arrive, and one that
+starts a real-time refresh as soon as a cart posted through the intake is abandoned."""
 
 import json
+from datetime import UTC, datetime
 
 from dagster import (
     DefaultScheduleStatus,
@@ -14,8 +16,9 @@ from dagster import (
 )
 
 from mailroom.ingest import landing_fingerprints
+from mailroom.realtime import CartWindows, abandonment_window
 from mailroom.settings import Settings
-from orchestration.jobs import full_refresh
+from orchestration.jobs import full_refresh, realtime_refresh
 
 daily_refresh = ScheduleDefinition(
     name="daily_full_refresh",
@@ -46,5 +49,34 @@ def new_landing_files(context: SensorEvaluationContext):
         tags={
             "mailroom/trigger": "new_landing_files",
             "mailroom/files": ",".join(new)[:1000],
+        },
+    )
+
+
+@sensor(
+    job=realtime_refresh,
+    minimum_interval_seconds=10,
+    default_status=DefaultSensorStatus.STOPPED,
+)
+def elapsed_cart_windows(context: SensorEvaluationContext):
+    """Starts a real-time refresh as of now once the abandonment window of a cart
+    posted through the HTTP intake has ended, so its reminder goes out now rather
+    than after the next daily run."""
+    windows = CartWindows.from_cursor(context.cursor)
+    windows.read_new_intake_files(Settings.load().landing, abandonment_window())
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    elapsed = windows.pop_elapsed(now)
+    context.update_cursor(windows.to_cursor())
+    if not elapsed:
+        return SkipReason(f"{len(windows.window_ends)} cart windows still open")
+    return RunRequest(
+        run_key=f"carts-due-{now.isoformat()}",
+        run_config={
+            "resources": {"mailroom": {"config": {"as_of_at": now.isoformat()}}}
+        },
+        tags={
+            "mailroom/trigger": "elapsed_cart_windows",
+            "mailroom/as_of_at": now.isoformat(),
+            "mailroom/carts": str(len(elapsed)),
         },
     )

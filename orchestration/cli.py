@@ -1,4 +1,5 @@
-"""The `mailroom` command: generate demo data, run the pipeline, open the UI.
+"""The `mailroom` command: generate demo data, run the pipeline, take events over
+HTTP, open the UI.
 
 Paths come from flags or environment variables (MAILROOM_HOME, MAILROOM_LANDING,
 MAILROOM_WAREHOUSE, MAILROOM_OUTBOX, MAILROOM_AS_OF); see `mailroom --help`.
@@ -98,6 +99,15 @@ def _parser() -> argparse.ArgumentParser:
         default="MAILROOM_ESP_API_KEY",
         help="environment variable holding the API key (default: %(default)s)",
     )
+
+    intake = command(
+        "intake", _intake, "accept web and email events over HTTP into the landing"
+    )
+    intake.add_argument("--landing", help="landing folder (default: HOME/landing)")
+    intake.add_argument(
+        "--host", default="127.0.0.1", help="address (default: %(default)s, loopback)"
+    )
+    intake.add_argument("--port", type=int, default=8787)
 
     ui = command("ui", _ui, "open the Dagster UI on this project")
     ui.add_argument("--port", type=int, default=3000)
@@ -278,6 +288,19 @@ def _export(args: argparse.Namespace) -> int:
     for recipient_id, reason in report.rejected[:10]:
         print(f"  rejected {recipient_id}: {reason}")
     return 0 if not report.rejected else 1
+
+
+def _intake(args: argparse.Namespace) -> int:
+    from mailroom.intake_server import serve
+
+    settings = Settings.load(home=args.home, landing=args.landing)
+    print(
+        f"intake on http://{args.host}:{args.port}/events/<web_events|email_events> "
+        f"-> {settings.landing} (Ctrl+C stops it)",
+        flush=True,
+    )
+    serve(settings.landing, host=args.host, port=args.port)
+    return 0
 
 
 def _ui(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ from dagster import (
     Definitions,
     in_process_executor,
 )
-from dagster_dbt import DbtCliResource
 
 from orchestration.assets.dbt import mailroom_dbt_models, mailroom_dbt_personalization
 from orchestration.assets.emails import (
@@ -13,10 +12,14 @@ from orchestration.assets.emails import (
 )
 from orchestration.assets.ingestion import raw_tables
 from orchestration.assets.ml import customer_clusters, customer_predictions
-from orchestration.automation import daily_refresh, new_landing_files
-from orchestration.jobs import full_refresh
+from orchestration.automation import (
+    daily_refresh,
+    elapsed_cart_windows,
+    new_landing_files,
+)
+from orchestration.jobs import full_refresh, realtime_refresh
 from orchestration.project import DBT_EXECUTABLE, mailroom_dbt_project
-from orchestration.resources import MailroomResource
+from orchestration.resources import MailroomDbtCli, MailroomResource
 
 defs = Definitions(
     assets=[
@@ -28,11 +31,11 @@ defs = Definitions(
         email_payloads,
     ],
     asset_checks=[outbox_has_consent_for_every_recipient],
-    jobs=[full_refresh],
+    jobs=[full_refresh, realtime_refresh],
     schedules=[daily_refresh],
-    sensors=[new_landing_files],
+    sensors=[new_landing_files, elapsed_cart_windows],
     resources={
-        "dbt": DbtCliResource(
+        "dbt": MailroomDbtCli(
             project_dir=mailroom_dbt_project, dbt_executable=str(DBT_EXECUTABLE)
         ),
         "mailroom": MailroomResource(),

@@ -5,6 +5,7 @@ the command line starts show up in the UI like any other.
 """
 
 import os
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
@@ -16,13 +17,22 @@ from dagster import (
     AssetSelection,
     DagsterInstance,
     ExecuteInProcessResult,
+    RunRequest,
+    SensorDefinition,
+    build_sensor_context,
 )
 
 from mailroom.settings import Settings
 from orchestration.assets.dbt import mailroom_dbt_models, mailroom_dbt_personalization
 from orchestration.assets.emails import email_payloads
 from orchestration.definitions import defs
-from orchestration.project import INGESTION_GROUP, ML_GROUP
+from orchestration.project import (
+    DBT_EXECUTABLE,
+    INGESTION_GROUP,
+    ML_GROUP,
+    REPOSITORY_ROOT,
+    dbt_target_path,
+)
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -121,6 +131,56 @@ def run_stages(
             if not result.success:
                 raise StageFailed(_failure_message(stage, result))
             yield StageResult(stage, time.perf_counter() - started, result.run_id)
+
+
+def parse_dbt_project(settings: Settings) -> None:
+    """Parse the dbt project into the target folder of this warehouse.
+
+    Any run on the warehouse leaves this behind; a fresh copy of a data folder (a
+    test, a benchmark) calls it so that its first triggered run starts from a
+    partial parse, as it would in steady use.
+    """
+    settings.export()
+    command = [str(DBT_EXECUTABLE), "parse", "--profiles-dir", str(REPOSITORY_ROOT)]
+    command += ["--target-path", str(dbt_target_path(settings.warehouse)), "--quiet"]
+    subprocess.run(command, cwd=REPOSITORY_ROOT, check=True, capture_output=True)
+
+
+def poll_sensor(
+    sensor: SensorDefinition, timeout_seconds: float, interval_seconds: float = 1.0
+) -> RunRequest:
+    """Evaluate ``sensor`` every ``interval_seconds``, keeping its cursor, as the
+    daemon would, until it asks for a run; TimeoutError after ``timeout_seconds``."""
+    deadline = time.monotonic() + timeout_seconds
+    cursor = None
+    while time.monotonic() < deadline:
+        context = build_sensor_context(cursor=cursor)
+        result = sensor(context)
+        cursor = context.cursor
+        if isinstance(result, RunRequest):
+            return result
+        time.sleep(interval_seconds)
+    raise TimeoutError(f"sensor {sensor.name} asked for no run in {timeout_seconds}s")
+
+
+def run_requested(
+    settings: Settings, job_name: str, request: RunRequest, log_path: Path | None = None
+) -> ExecuteInProcessResult:
+    """Run what a sensor asked for in this process, as the daemon would launch it.
+
+    Scripts and tests stand in for the daemon with this; the run lands on the same
+    instance and shows up in the UI with the sensor's tags.
+    """
+    settings.export()
+    prepare_dagster_home(settings)
+    job = defs.resolve_job_def(job_name)
+    with DagsterInstance.get() as instance, _output_to(log_path):
+        return job.execute_in_process(
+            instance=instance,
+            run_config={**request.run_config, **QUIET_LOGS},
+            tags=request.tags,
+            raise_on_error=False,
+        )
 
 
 @contextmanager

@@ -51,7 +51,7 @@ candidates as (
     select
         views.*,
         {{ dbt.dateadd(
-            'hour', var('abandonment_window_hours'), 'views.last_viewed_at'
+            'second', abandonment_window_seconds(), 'views.last_viewed_at'
         ) }} as window_ends_at
     from views
     left join carts

@@ -34,7 +34,7 @@ windows as (
         product_id,
         occurred_at as added_at,
         {{ dbt.dateadd(
-            'hour', var('abandonment_window_hours'), 'occurred_at'
+            'second', abandonment_window_seconds(), 'occurred_at'
         ) }} as window_ends_at
     from cart_adds
 

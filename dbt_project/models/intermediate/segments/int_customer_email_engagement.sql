@@ -26,13 +26,7 @@ classified as (
     select
         emails.customer_id,
         email_events.event_type,
-        email_events.event_type = 'open' and (
-            email_events.is_machine_open
-            {% for pattern in var('machine_open_user_agent_patterns') %}
-                or lower(coalesce(email_events.user_agent, ''))
-                like '{{ pattern | lower }}'
-            {% endfor %}
-        ) as is_machine_open,
+        {{ is_machine_open('email_events') }} as is_machine_open,
         email_events.occurred_at >= {{ dbt.dateadd(
             'day', -1 * var('engagement_window_days'), as_of_timestamp()
         ) }} as is_in_window,
