@@ -1,6 +1,7 @@
 -- Pairs of person records from different exact components that may be one person,
--- scored field by field, with the decision taken on each. Only pairs scoring at least
--- identity_fuzzy_review_threshold are kept, so near misses can be reviewed.
+-- scored field by field, with the decision taken on each. Pairs scoring at least
+-- identity_fuzzy_review_threshold are kept so near misses can be reviewed, unless
+-- their identifying fields disagree outright (namesakes: millions of them at scale).
 --
 -- Candidates come from blocking: two records are compared only when they agree on a
 -- blocking key (blocks larger than identity_fuzzy_max_block_size are skipped: such
@@ -9,7 +10,9 @@
 -- A pair matches when its score reaches identity_fuzzy_threshold and the fields that
 -- single out a person (birth date, postal code, street, phone, external id) add at
 -- least identity_fuzzy_min_identifying_points: a name and a town, however rare, never
--- merge two people. Guards against chaining people together:
+-- merge two people. Nor does a birth date with the name: among a million customers
+-- many namesakes share a birthday, so a postal code, street, phone or external id
+-- must agree too. Guards against chaining people together:
 -- a match below identity_fuzzy_strong_threshold is accepted only between components
 -- that are each other's best match, and two components that each hold a shop account
 -- are never merged by fuzzy evidence (one shop customer id per person).
@@ -183,7 +186,12 @@ scored as (
         place_points,
         identifying_points,
         greatest(name_points, swapped_name_points) + place_points + identifying_points
-            as match_score
+            as match_score,
+        {% for level in ['postal_code_level', 'street_level', 'phone_level', 'external_id_level'] -%}
+            case when {{ level }} in ('exact', 'close') then 1 else 0 end
+            {%- if not loop.last %} + {% endif %}
+        {% endfor -%}
+            as address_or_id_agreements
     from weighted
 
 ),
@@ -199,6 +207,7 @@ component_pairs as (
     where
         match_score >= {{ var('identity_fuzzy_threshold') }}
         and identifying_points >= {{ var('identity_fuzzy_min_identifying_points') }}
+        and address_or_id_agreements > 0
     group by least(component_a, component_b), greatest(component_a, component_b)
 
 ),
@@ -264,6 +273,8 @@ final as (
                 scored.identifying_points
                 < {{ var('identity_fuzzy_min_identifying_points') }}
                 then 'rejected_name_only'
+            when scored.address_or_id_agreements = 0
+                then 'rejected_birth_date_only'
             else component_decisions.component_decision
         end as decision
     from scored
@@ -271,7 +282,9 @@ final as (
         on
             least(scored.component_a, scored.component_b) = component_decisions.component_a
             and greatest(scored.component_a, scored.component_b) = component_decisions.component_b
-    where scored.match_score >= {{ var('identity_fuzzy_review_threshold') }}
+    where
+        scored.match_score >= {{ var('identity_fuzzy_review_threshold') }}
+        and scored.identifying_points >= 0
 
 )
 

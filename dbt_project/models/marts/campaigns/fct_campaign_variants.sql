@@ -108,22 +108,22 @@ final as (
         tested.converters,
         tested.conversions,
         cast(tested.revenue as decimal(18, 2)) as revenue,
-        round(tested.human_open_rate, 4) as human_open_rate,
-        round(tested.click_rate, 4) as click_rate,
-        round(tested.conversion_rate, 4) as conversion_rate,
-        round(tested.conversion_rate_lift, 4) as conversion_rate_lift,
-        round(tested.z_score, 4) as z_score,
-        round(tested.p_value, 4) as p_value,
+        {{ round_float('tested.human_open_rate', 4) }} as human_open_rate,
+        {{ round_float('tested.click_rate', 4) }} as click_rate,
+        {{ round_float('tested.conversion_rate', 4) }} as conversion_rate,
+        {{ round_float('tested.conversion_rate_lift', 4) }} as conversion_rate_lift,
+        {{ round_float('tested.z_score', 4) }} as z_score,
+        {{ round_float('tested.p_value', 4) }} as p_value,
         cast({{ var('ab_confidence_level') }} as decimal(3, 2))
             as confidence_level,
-        round(
-            tested.conversion_rate_lift
-            - {{ z_crit }} * tested.unpooled_standard_error, 4
-        ) as lift_ci_lower,
-        round(
-            tested.conversion_rate_lift
-            + {{ z_crit }} * tested.unpooled_standard_error, 4
-        ) as lift_ci_upper,
+        {{ round_float(
+            'tested.conversion_rate_lift - ' ~ z_crit
+            ~ ' * tested.unpooled_standard_error', 4
+        ) }} as lift_ci_lower,
+        {{ round_float(
+            'tested.conversion_rate_lift + ' ~ z_crit
+            ~ ' * tested.unpooled_standard_error', 4
+        ) }} as lift_ci_upper,
         tested.variant = tested.control_variant as is_control,
         coalesce(
             tested.p_value < 1 - {{ var('ab_confidence_level') }}, false
