@@ -23,6 +23,9 @@ class PredictionConfig:
     snapshot_step_days
         Days between training snapshots; ``None`` means ``horizon_days`` (label
         windows then never overlap).
+    refit_on_all_snapshots
+        Refit the selected classifier on every snapshot, the validation one
+        included, before scoring (the backtests still report the model as judged).
     min_orders_for_model
         Buyers with fewer revenue orders before the as-of date are scored by the
         probabilistic (BG/NBD) model instead of the classifier.
@@ -57,6 +60,7 @@ class PredictionConfig:
     clv_horizon_days: int = 365
     training_snapshots: int = 3
     snapshot_step_days: int | None = None
+    refit_on_all_snapshots: bool = True
     min_orders_for_model: int = 1
     min_training_customers: int = 200
     min_training_positives: int = 20

@@ -37,9 +37,13 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "tenure_days",
     "mean_gap_days",
     "std_gap_days",
+    "recency_gap_ratio",
     "orders_30d",
     "orders_90d",
     "orders_365d",
+    "orders_decayed_90d",
+    "active_weeks_90d",
+    "active_months_365d",
     "spend_90d",
     "spend_prev_90d",
     "spend_180d",
@@ -50,6 +54,8 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "discount_share",
     "discounted_order_share",
     "n_products",
+    "avg_items_per_order",
+    "avg_lines_per_order",
     "n_categories",
     "top_category_share",
     *(f"category_{rank}_share" for rank in range(1, TOP_CATEGORIES + 1)),
@@ -261,6 +267,15 @@ order_stats as (
             as orders_90d,
         count(*) filter (where ordered_at >= $cutoff - interval 365 day)
             as orders_365d,
+        -- Orders weighted by exp(-age / 90 days): recent habit, without a hard edge.
+        sum(exp(-date_diff('second', ordered_at, $cutoff) / (86400.0 * 90)))
+            as orders_decayed_90d,
+        count(distinct date_trunc('week', ordered_at))
+            filter (where ordered_at >= $cutoff - interval 90 day)
+            as active_weeks_90d,
+        count(distinct date_trunc('month', ordered_at))
+            filter (where ordered_at >= $cutoff - interval 365 day)
+            as active_months_365d,
         coalesce(sum(total_amount) filter (
             where ordered_at >= $cutoff - interval 90 day), 0) as spend_90d,
         coalesce(sum(total_amount) filter (
@@ -310,7 +325,9 @@ gaps as (
 items as (
     select
         revenue_orders.customer_id,
+        revenue_orders.order_id,
         order_items.product_id,
+        order_items.quantity,
         products.category,
         order_items.line_amount
     from revenue_orders
@@ -321,7 +338,11 @@ items as (
 ),
 
 product_counts as (
-    select customer_id, count(distinct product_id) as n_products
+    select
+        customer_id,
+        count(distinct product_id) as n_products,
+        sum(quantity) / count(distinct order_id) as avg_items_per_order,
+        count(*) / count(distinct order_id) as avg_lines_per_order
     from items
     group by customer_id
 ),
@@ -436,9 +457,15 @@ final as (
         order_stats.tenure_days,
         gaps.mean_gap_days,
         gaps.std_gap_days,
+        -- Time since the last order in units of the person's own typical gap
+        -- (+1 day so that same-day repeat orders do not divide by zero).
+        order_stats.recency_days / (gaps.mean_gap_days + 1) as recency_gap_ratio,
         coalesce(order_stats.orders_30d, 0) as orders_30d,
         coalesce(order_stats.orders_90d, 0) as orders_90d,
         coalesce(order_stats.orders_365d, 0) as orders_365d,
+        coalesce(order_stats.orders_decayed_90d, 0) as orders_decayed_90d,
+        coalesce(order_stats.active_weeks_90d, 0) as active_weeks_90d,
+        coalesce(order_stats.active_months_365d, 0) as active_months_365d,
         coalesce(order_stats.spend_90d, 0) as spend_90d,
         coalesce(order_stats.spend_prev_90d, 0) as spend_prev_90d,
         coalesce(order_stats.spend_180d, 0) as spend_180d,
@@ -457,6 +484,8 @@ final as (
         coalesce(order_stats.discount_share, 0) as discount_share,
         coalesce(order_stats.discounted_order_share, 0) as discounted_order_share,
         coalesce(product_counts.n_products, 0) as n_products,
+        coalesce(product_counts.avg_items_per_order, 0) as avg_items_per_order,
+        coalesce(product_counts.avg_lines_per_order, 0) as avg_lines_per_order,
         coalesce(category_stats.n_categories, 0) as n_categories,
         coalesce(category_stats.top_category_share, 0) as top_category_share,
         {

@@ -45,6 +45,7 @@ from ml.propensity import (
     frame_hash,
     make_snapshot,
     snapshot_cutoffs,
+    with_btyd_features,
 )
 from ml.recommend import recommend_products
 
@@ -326,9 +327,7 @@ def _assemble(
     if propensity is not None and (is_buyer & for_model).any():
         rows = np.flatnonzero(is_buyer & for_model)
         chosen = current.iloc[rows]
-        probability = propensity.estimator.predict_proba(
-            chosen.loc[:, propensity.features].to_numpy(dtype=float)
-        )[:, 1]
+        probability = _predict(propensity, chosen, btyd.bgnbd)
         if not np.isnan(expected[rows]).all():
             # Keep BG/NBD's orders-per-buyer ratio, scaled to the model probability.
             ratio = np.where(purchase[rows] > 0, expected[rows] / purchase[rows], 1.0)
@@ -337,8 +336,7 @@ def _assemble(
             expected[rows] = probability
         purchase[rows] = probability
         if churn is not None:
-            x_churn = chosen.loc[:, churn.features].to_numpy(dtype=float)
-            churn_probability[rows] = 1 - churn.estimator.predict_proba(x_churn)[:, 1]
+            churn_probability[rows] = 1 - _predict(churn, chosen, btyd.bgnbd)
         source[rows] = "model"
         label = propensity.algorithm.replace("_", " ")
         reason[rows] = [
@@ -394,6 +392,15 @@ def _assemble(
         columns={"source_": "prediction_source", "reason_": "prediction_reason"}
     )
     return frame.loc[:, list(PREDICTION_COLUMNS)].reset_index(drop=True)
+
+
+def _predict(
+    fit: PropensityFit, buyers: pd.DataFrame, bgnbd: BetaGeoModel | None
+) -> np.ndarray:
+    """Calibrated probability of a purchase in the fit's window for ``buyers``."""
+    frame = with_btyd_features(buyers, fit.window_days, bgnbd)
+    x = frame.loc[:, fit.features].to_numpy(dtype=float)
+    return fit.estimator.predict_proba(x)[:, 1]
 
 
 def _expected_next_order(

@@ -202,6 +202,26 @@ def test_features_match_a_hand_count() -> None:
         features.loc[orders.index, "frequency"], orders["n"].astype(float)
     )
     np.testing.assert_allclose(features.loc[orders.index, "monetary"], orders["m"])
+    items = (
+        con.execute(
+            "select orders.customer_id, sum(items.quantity) / count(distinct "
+            "orders.order_id) as per_order "
+            "from intermediate.int_orders_resolved as orders "
+            "inner join staging.stg_shop__order_items as items using (order_id) "
+            "where orders.is_revenue_order and orders.ordered_at < ? group by 1",
+            [cutoff],
+        )
+        .df()
+        .set_index("customer_id")
+    )
+    np.testing.assert_allclose(
+        features.loc[items.index, "avg_items_per_order"], items["per_order"]
+    )
+    repeat = features.loc[features["mean_gap_days"].notna()]
+    np.testing.assert_allclose(
+        repeat["recency_gap_ratio"],
+        repeat["recency_days"] / (repeat["mean_gap_days"] + 1),
+    )
 
 
 def test_config_errors_say_what_to_fix() -> None:
