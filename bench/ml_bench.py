@@ -90,11 +90,8 @@ def holdout(
 def cluster_ari(
     con: duckdb.DuckDBPyConnection, ground_truth: Path, as_of: datetime
 ) -> None:
-    rfm = con.execute(
-        "select customer_id, recency_days, frequency, monetary "
-        "from marts.fct_customer_rfm where frequency > 0"
-    ).df()
-    result = timed("cluster_customers (RFM k-means)", lambda: cluster_customers(rfm))
+    features = build_features(con, as_of)
+    result = timed("cluster_customers", lambda: cluster_customers(features))
     people = pd.read_parquet(ground_truth / "people.parquet")
     identifiers = pd.read_parquet(ground_truth / "identifiers.parquet")
     identity = con.execute(
@@ -116,7 +113,9 @@ def cluster_ari(
     ari = adjusted_rand_score(joined["archetype"], joined["cluster_id"])
     print(f"clusters: k={result.k} silhouette={result.silhouette}")
     print(f"ARI vs archetypes (buyers only, n={len(joined)}): {ari:.3f}")
-    print(pd.crosstab(joined["archetype"], joined["cluster_name"]).to_string())
+    with pd.option_context("display.width", 200):
+        print(pd.crosstab(joined["archetype"], joined["cluster_id"]).to_string())
+        print(result.profile.to_string())
 
 
 def main() -> None:
