@@ -414,7 +414,40 @@ web_events as (
     where occurred_at < $cutoff
 ),
 
-web_stats as (
+-- Distinct counts are taken in two steps (group, then count the groups): a
+-- count(distinct ...) per customer over millions of events was the slowest part.
+web_days as (
+    select
+        customer_id,
+        max(occurred_at) as last_event_at
+    from web_events
+    where occurred_at >= $cutoff - interval 90 day
+    group by customer_id, anonymous_id, cast(occurred_at as date)
+),
+
+web_sessions as (
+    select
+        customer_id,
+        count(*) filter (where last_event_at >= $cutoff - interval 30 day)
+            as sessions_30d,
+        count(*) as sessions_90d
+    from web_days
+    group by customer_id
+),
+
+viewed_products as (
+    select customer_id, count(*) as products_viewed_90d
+    from (
+        select distinct customer_id, product_id
+        from web_events
+        where
+            event_type = 'product_view'
+            and occurred_at >= $cutoff - interval 90 day
+    ) as viewed
+    group by customer_id
+),
+
+web_counts as (
     select
         customer_id,
         count(*) filter (
@@ -425,24 +458,26 @@ web_stats as (
             where event_type = 'product_view'
             and occurred_at >= $cutoff - interval 90 day
         ) as product_views_90d,
-        count(distinct coalesce(anonymous_id, '') || cast(occurred_at as date))
-            filter (where occurred_at >= $cutoff - interval 30 day)
-            as sessions_30d,
-        count(distinct coalesce(anonymous_id, '') || cast(occurred_at as date))
-            filter (where occurred_at >= $cutoff - interval 90 day)
-            as sessions_90d,
         count(*) filter (
             where event_type = 'add_to_cart'
             and occurred_at >= $cutoff - interval 30 day
         ) as cart_adds_30d,
-        count(distinct product_id) filter (
-            where event_type = 'product_view'
-            and occurred_at >= $cutoff - interval 90 day
-        ) as products_viewed_90d,
         date_diff('second', max(occurred_at), $cutoff) / 86400.0
             as days_since_visit
     from web_events
     group by customer_id
+),
+
+web_stats as (
+    select
+        web_counts.*,
+        coalesce(web_sessions.sessions_30d, 0) as sessions_30d,
+        coalesce(web_sessions.sessions_90d, 0) as sessions_90d,
+        coalesce(viewed_products.products_viewed_90d, 0) as products_viewed_90d
+    from web_counts
+    left join web_sessions on web_counts.customer_id = web_sessions.customer_id
+    left join viewed_products
+        on web_counts.customer_id = viewed_products.customer_id
 ),
 
 final as (

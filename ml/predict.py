@@ -327,7 +327,7 @@ def _assemble(
     if propensity is not None and (is_buyer & for_model).any():
         rows = np.flatnonzero(is_buyer & for_model)
         chosen = current.iloc[rows]
-        probability = _predict(propensity, chosen, btyd.bgnbd)
+        probability = score_buyers(propensity, chosen, config, btyd.bgnbd)
         if not np.isnan(expected[rows]).all():
             # Keep BG/NBD's orders-per-buyer ratio, scaled to the model probability.
             ratio = np.where(purchase[rows] > 0, expected[rows] / purchase[rows], 1.0)
@@ -336,7 +336,9 @@ def _assemble(
             expected[rows] = probability
         purchase[rows] = probability
         if churn is not None:
-            churn_probability[rows] = 1 - _predict(churn, chosen, btyd.bgnbd)
+            churn_probability[rows] = 1 - score_buyers(
+                churn, chosen, config, btyd.bgnbd
+            )
         source[rows] = "model"
         label = propensity.algorithm.replace("_", " ")
         reason[rows] = [
@@ -394,13 +396,31 @@ def _assemble(
     return frame.loc[:, list(PREDICTION_COLUMNS)].reset_index(drop=True)
 
 
-def _predict(
-    fit: PropensityFit, buyers: pd.DataFrame, bgnbd: BetaGeoModel | None
+def score_buyers(
+    fit: PropensityFit,
+    buyers: pd.DataFrame,
+    config: PredictionConfig,
+    bgnbd: BetaGeoModel | None = None,
 ) -> np.ndarray:
-    """Calibrated probability of a purchase in the fit's window for ``buyers``."""
-    frame = with_btyd_features(buyers, fit.window_days, bgnbd)
-    x = frame.loc[:, fit.features].to_numpy(dtype=float)
-    return fit.estimator.predict_proba(x)[:, 1]
+    """Calibrated probability of a purchase in the fit's window for ``buyers``.
+
+    Scored ``config.scoring_chunk_rows`` rows at a time, so memory stays flat
+    however many buyers there are. ``bgnbd`` (fitted on all buyers) supplies the
+    BG/NBD features; without it one is fitted on ``buyers``.
+    """
+    if bgnbd is None:
+        x, t_x, age = btyd_arrays(buyers)
+        try:
+            bgnbd = BetaGeoModel(penalizer=0.001).fit(x, t_x, age)
+        except (ValueError, RuntimeError):
+            bgnbd = None
+    chunks = []
+    for start in range(0, len(buyers), config.scoring_chunk_rows):
+        chunk = buyers.iloc[start : start + config.scoring_chunk_rows]
+        frame = with_btyd_features(chunk, fit.window_days, bgnbd)
+        x = frame.loc[:, fit.features].to_numpy(dtype=float)
+        chunks.append(fit.estimator.predict_proba(x)[:, 1])
+    return np.concatenate(chunks) if chunks else np.empty(0)
 
 
 def _expected_next_order(

@@ -314,8 +314,15 @@ def _subsample(frame: pd.DataFrame, config: PredictionConfig) -> pd.DataFrame:
 def _calibrated(
     estimator: BaseEstimator, frame: pd.DataFrame, config: PredictionConfig
 ) -> CalibratedClassifierCV:
-    """Isotonic calibration cross-fitted over customers (sigmoid on small data)."""
+    """Isotonic calibration cross-fitted over customers (sigmoid on small data).
+
+    Above ``config.cross_fit_calibration_below`` rows a single split (fit on two
+    thirds of the customers, calibrate on the rest) replaces three folds: a third
+    of the fitting time, and a third of a large table calibrates just as well.
+    """
     groups = frame["customer_id"].to_numpy()
     splits = list(GroupKFold(n_splits=3).split(np.zeros(len(frame)), groups=groups))
+    if len(frame) >= config.cross_fit_calibration_below:
+        splits = splits[:1]
     method = "isotonic" if len(frame) >= 3_000 else "sigmoid"
     return CalibratedClassifierCV(clone(estimator), method=method, cv=splits)
