@@ -8,7 +8,12 @@ out-of-time evaluation with a fixed feature cutoff, e.g. Online Retail:
     python bench/ml_bench.py --warehouse /tmp/demo-ml/warehouse.duckdb \
         --as-of 2026-11-01 --ground-truth /tmp/demo-ml/ground_truth
 
-The warehouse is copied to a temporary file and opened read-only.
+The warehouse is copied to a temporary file and opened read-only (``--in-place``
+opens it directly: only for a warehouse no one else uses). ``--scale`` times the
+issue's budget (feature build, clustering, propensity training and scoring):
+
+    python bench/ml_bench.py --warehouse /tmp/w1m.duckdb --as-of 2026-11-01 \
+        --scale --skip-run --in-place --duckdb-memory 4GB
 """
 
 from __future__ import annotations
@@ -32,7 +37,12 @@ from ml.clustering import cluster_customers
 from ml.config import PredictionConfig
 from ml.evaluation import score_metrics
 from ml.features import build_features, build_labels
-from ml.predict import labelled_snapshots, run_predictions, score_buyers
+from ml.predict import (
+    FeatureCache,
+    labelled_snapshots,
+    run_predictions,
+    score_buyers,
+)
 from ml.propensity import baseline_scores, fit_propensity, make_snapshot
 
 T = TypeVar("T")
@@ -133,13 +143,12 @@ def scale_run(
     """The issue's budget: feature build + clustering + propensity training and
     scoring of every buyer, timed step by step and in total."""
     start = time.perf_counter()
-    features = timed(
-        "scale: build_features (as-of)", lambda: build_features(con, as_of)
-    )
+    cache = FeatureCache(con, as_of)
+    features = timed("scale: build_features (as-of)", lambda: cache(as_of))
     timed("scale: cluster_customers", lambda: cluster_customers(features))
     snapshots = timed(
         "scale: training snapshots",
-        lambda: labelled_snapshots(con, None, as_of, config.horizon_days, config),
+        lambda: labelled_snapshots(con, cache, as_of, config.horizon_days, config),
     )
     fit = timed(
         "scale: fit + select + calibrate", lambda: fit_propensity(snapshots, config)
@@ -172,6 +181,14 @@ def main() -> None:
     parser.add_argument(
         "--scale", action="store_true", help="time the 1M-customer budget steps"
     )
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="open the warehouse itself (read-only) instead of a copy",
+    )
+    parser.add_argument(
+        "--duckdb-memory", default=None, help="DuckDB memory_limit, e.g. 4GB"
+    )
     args = parser.parse_args()
     config = PredictionConfig(
         horizon_days=args.horizon,
@@ -180,10 +197,14 @@ def main() -> None:
     )
     as_of = datetime.combine(args.as_of, datetime.min.time())
     with tempfile.TemporaryDirectory() as folder:
-        copy = Path(folder) / "warehouse.duckdb"
-        shutil.copy(args.warehouse, copy)
+        copy = args.warehouse
+        if not args.in_place:
+            copy = Path(folder) / "warehouse.duckdb"
+            shutil.copy(args.warehouse, copy)
         con = duckdb.connect(str(copy), read_only=True)
         con.execute("set enable_progress_bar = false")
+        if args.duckdb_memory:
+            con.execute(f"set memory_limit = '{args.duckdb_memory}'")
         customers = con.execute("select count(*) from marts.dim_customers").fetchone()
         orders = con.execute(
             "select count(*) from intermediate.int_orders_resolved"

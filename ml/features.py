@@ -228,6 +228,31 @@ def source_sql(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return sources
 
 
+def snapshot_sources(
+    con: duckdb.DuckDBPyConnection, before: date | datetime
+) -> dict[str, str]:
+    """:func:`source_sql` with the email events read once, for many cutoffs.
+
+    The ESP staging model is a view that normalizes every raw event; reading it
+    once per snapshot cost more than all other features together (33 s per read
+    at 1,000,000 customers). Its rows before ``before`` are copied into a
+    temporary table of this connection (allowed on read-only connections too);
+    nothing at or after ``before`` is copied.
+    """
+    sources = source_sql(con)
+    if has_table(con, EMAIL_EVENTS) and has_table(con, IDENTITY):
+        con.execute(
+            f"""
+            create or replace temp table ml_email_events as
+            select * from ({sources["email_events"]}) as email_events
+            where occurred_at < $before
+            """,
+            {"before": as_timestamp(before)},
+        )
+        sources["email_events"] = "select * from temp.ml_email_events"
+    return sources
+
+
 def _features_sql(sources: dict[str, str]) -> str:
     shares = ",\n".join(
         f"""coalesce(sum(category_spend) filter (where category_rank = {rank})
@@ -560,7 +585,9 @@ order by customer_id
 
 
 def build_features(
-    con: duckdb.DuckDBPyConnection, cutoff: date | datetime
+    con: duckdb.DuckDBPyConnection,
+    cutoff: date | datetime,
+    sources: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """One row per customer of ``marts.dim_customers`` with features before cutoff.
 
@@ -571,6 +598,9 @@ def build_features(
     cutoff
         Only rows strictly before this timestamp (a date means its midnight) are
         read. Windows such as "last 90 days" count back from it.
+    sources
+        SQL of the inputs, from :func:`snapshot_sources` when many cutoffs are
+        built in a row; :func:`source_sql` by default.
 
     Returns
     -------
@@ -580,7 +610,7 @@ def build_features(
         ``recency_days``, ``tenure_days``, gap statistics and "days since" columns
         are NaN when undefined (no order, a single order, no visit).
     """
-    sql = _features_sql(source_sql(con))
+    sql = _features_sql(sources or source_sql(con))
     frame = con.execute(sql, {"cutoff": as_timestamp(cutoff)}).df()
     frame = frame.loc[:, ["customer_id", *FEATURE_COLUMNS]]
     frame[list(FEATURE_COLUMNS)] = frame[list(FEATURE_COLUMNS)].astype("float64")

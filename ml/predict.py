@@ -35,6 +35,7 @@ from ml.features import (
     build_features,
     build_labels,
     preferred_categories,
+    snapshot_sources,
 )
 from ml.propensity import (
     PropensityFit,
@@ -100,16 +101,22 @@ class PredictionRun:
     deciles: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-class _FeatureCache:
-    """Feature tables by cutoff, built once per run."""
+class FeatureCache:
+    """Feature tables by cutoff (none after ``before``), built once per run."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, before: datetime) -> None:
         self.con = con
+        self.before = before
+        self.sources: dict[str, str] | None = None
         self.tables: dict[datetime, pd.DataFrame] = {}
 
     def __call__(self, cutoff: datetime) -> pd.DataFrame:
+        if cutoff > self.before:
+            raise ValueError(f"cutoff {cutoff} is after the run's as-of {self.before}")
+        if self.sources is None:
+            self.sources = snapshot_sources(self.con, self.before)
         if cutoff not in self.tables:
-            self.tables[cutoff] = build_features(self.con, cutoff)
+            self.tables[cutoff] = build_features(self.con, cutoff, self.sources)
         return self.tables[cutoff]
 
 
@@ -138,7 +145,7 @@ def run_predictions(
     """
     config = config or PredictionConfig()
     as_of_ts = as_timestamp(as_of)
-    features = _FeatureCache(con)
+    features = FeatureCache(con, as_of_ts)
     current = features(as_of_ts)
 
     propensity, propensity_snapshots = _fit_task(
@@ -191,13 +198,13 @@ def run_predictions(
 
 def labelled_snapshots(
     con: duckdb.DuckDBPyConnection,
-    features: _FeatureCache | None,
+    features: FeatureCache | None,
     as_of: datetime,
     window_days: int,
     config: PredictionConfig,
 ) -> list[Snapshot]:
     """Labelled snapshots for a window, latest first (label windows end <= as_of)."""
-    features = features or _FeatureCache(con)
+    features = features or FeatureCache(con, as_of)
     snapshots = []
     for cutoff in snapshot_cutoffs(as_of, window_days, config):
         labels = build_labels(con, cutoff, cutoff + timedelta(days=window_days))
@@ -209,7 +216,7 @@ def labelled_snapshots(
 
 def _fit_task(
     con: duckdb.DuckDBPyConnection,
-    features: _FeatureCache,
+    features: FeatureCache,
     as_of: datetime,
     window_days: int,
     config: PredictionConfig,
@@ -250,7 +257,7 @@ def _engaged(frame: pd.DataFrame) -> pd.Series:
 
 
 def _non_buyer_rates(
-    snapshots: list[Snapshot], features: _FeatureCache
+    snapshots: list[Snapshot], features: FeatureCache
 ) -> dict[bool, float]:
     """First-purchase rate of non-buyers (engaged or not) in the latest snapshot."""
     latest = snapshots[0]
