@@ -241,15 +241,18 @@ def snapshot_sources(
     """
     sources = source_sql(con)
     if has_table(con, EMAIL_EVENTS) and has_table(con, IDENTITY):
+        before = as_timestamp(before)
+        # One table per date, so runs for different dates never share rows.
+        table = f"temp.ml_email_events_{before:%Y%m%d_%H%M%S}"
         con.execute(
             f"""
-            create or replace temp table ml_email_events as
+            create or replace temp table {table.removeprefix("temp.")} as
             select * from ({sources["email_events"]}) as email_events
             where occurred_at < $before
             """,
-            {"before": as_timestamp(before)},
+            {"before": before},
         )
-        sources["email_events"] = "select * from temp.ml_email_events"
+        sources["email_events"] = f"select * from {table}"
     return sources
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from ml.config import PredictionConfig
-from ml.features import FEATURE_COLUMNS, build_features
+from ml.features import FEATURE_COLUMNS, build_features, snapshot_sources
 from ml.predict import BACKTEST_COLUMNS, PREDICTION_COLUMNS, run_predictions
 from ml.synthetic import create_synthetic_warehouse
 
@@ -72,6 +72,18 @@ def test_rows_at_or_after_the_cutoff_change_no_feature(how: str) -> None:
     before = build_features(con, cutoff)
     _tamper(con, cutoff, how)
     pd.testing.assert_frame_equal(before, build_features(con, cutoff))
+
+
+def test_sources_read_once_per_run_match_the_direct_read() -> None:
+    """The email events copied for a run give the same features as reading the
+    staging table, even after a run for an earlier date copied its own rows."""
+    con = _warehouse()
+    cutoff = datetime(2024, 11, 15)
+    sources = snapshot_sources(con, datetime(2024, 12, 1))
+    snapshot_sources(con, datetime(2024, 10, 1))
+    features = build_features(con, cutoff, sources)
+    pd.testing.assert_frame_equal(build_features(con, cutoff), features)
+    assert features["email_opens_90d"].sum() > 0
 
 
 @pytest.mark.parametrize("how", ["delete", "shuffle"])
