@@ -201,10 +201,9 @@ def _fit_propensity(
     snapshots: list[Snapshot], config: PredictionConfig
 ) -> PropensityFit | None:
     validation, *older = snapshots
-    train = pd.concat([s.frame for s in _before(validation, older)], ignore_index=True)
+    train = _stack(_before(validation, older), config)
     if not _trainable(train, config) or not _trainable(validation.frame, config, 1):
         return None
-    train = _subsample(train, config)
     # Columns that are missing everywhere (a source without any data) are dropped.
     columns = [c for c in MODEL_FEATURES if train[c].notna().any()]
     x_train = train.loc[:, columns].to_numpy(dtype=float)
@@ -227,9 +226,7 @@ def _fit_propensity(
     estimator = fitted[algorithm]
     full = train
     if config.refit_on_all_snapshots:
-        full = _subsample(
-            pd.concat([s.frame for s in snapshots], ignore_index=True), config
-        )
+        full = _stack(snapshots, config)
         estimator = _calibrated(
             candidates(config.random_state)[algorithm], full, config
         ).fit(full.loc[:, columns].to_numpy(dtype=float), full["label"].to_numpy())
@@ -303,12 +300,25 @@ def _trainable(frame: pd.DataFrame, config: PredictionConfig, scale: int = 1) ->
     )
 
 
-def _subsample(frame: pd.DataFrame, config: PredictionConfig) -> pd.DataFrame:
-    if len(frame) <= config.max_training_rows:
-        return frame.reset_index(drop=True)
-    return frame.sample(
-        n=config.max_training_rows, random_state=config.random_state
-    ).reset_index(drop=True)
+def _stack(snapshots: list[Snapshot], config: PredictionConfig) -> pd.DataFrame:
+    """The snapshots' rows, at most ``max_training_rows`` of them.
+
+    Above the limit each snapshot is sampled (seeded) in proportion to its size
+    before stacking, so the whole stack is never held in memory at once.
+    """
+    total = sum(len(s.frame) for s in snapshots)
+    if total <= config.max_training_rows:
+        return pd.concat([s.frame for s in snapshots], ignore_index=True)
+    share = config.max_training_rows / total
+    return pd.concat(
+        [
+            s.frame.sample(
+                n=int(len(s.frame) * share), random_state=config.random_state
+            )
+            for s in snapshots
+        ],
+        ignore_index=True,
+    )
 
 
 def _calibrated(

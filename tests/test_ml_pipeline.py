@@ -12,7 +12,13 @@ import pytest
 
 from ml.config import PredictionConfig
 from ml.features import FEATURE_COLUMNS, build_features, snapshot_sources
-from ml.predict import BACKTEST_COLUMNS, PREDICTION_COLUMNS, run_predictions
+from ml.predict import (
+    BACKTEST_COLUMNS,
+    PREDICTION_COLUMNS,
+    labelled_snapshots,
+    run_predictions,
+)
+from ml.propensity import fit_propensity
 from ml.synthetic import create_synthetic_warehouse
 
 AS_OF = date(2024, 12, 1)
@@ -243,3 +249,17 @@ def test_config_errors_say_what_to_fix() -> None:
         PredictionConfig(training_snapshots=1)
     with pytest.raises(ValueError, match="horizon_days"):
         PredictionConfig(horizon_days=0)
+
+
+def test_training_rows_above_the_cap_are_sampled_from_every_snapshot() -> None:
+    config = PredictionConfig(
+        min_training_customers=50, min_training_positives=5, max_training_rows=150
+    )
+    con = _warehouse()
+    snapshots = labelled_snapshots(con, None, datetime(2024, 12, 1), 30, config)
+    assert sum(len(s.frame) for s in snapshots) > config.max_training_rows
+    first = fit_propensity(snapshots, config)
+    second = fit_propensity(snapshots, config)
+    assert first is not None and second is not None
+    assert first.training_rows <= config.max_training_rows
+    assert first.data_hash == second.data_hash
