@@ -1,10 +1,16 @@
-"""Behavioural clusters of buyers from their RFM values (scikit-learn K-Means).
+"""Behavioural clusters of buyers (scikit-learn K-Means, MiniBatch at scale).
 
-Features are log-scaled recency, frequency and monetary value, standardized. The
-number of clusters is the one with the best silhouette score on a sample, within a
-configured range. Cluster ids are ordered by value (0 = highest mean monetary) and
-clusters are named in plain words from their centroids, so the same input always
-gives the same ids, names and distances.
+Buyers are described by how recently and how often they buy, how long they have
+been customers, how much of their buying is discounted and how recently they
+browsed: the behaviours that tell loyal, new, lapsed, bargain-driven and browsing
+customers apart. Values are log-scaled and standardized. The number of clusters is
+the one with the best silhouette score on a sample, within a configured range.
+
+Cluster ids stay put across reruns: given the previous run's profile, new clusters
+are matched to old ones by the Hungarian algorithm on the distance between their
+means, and a matched cluster keeps its old id. Without a previous profile ids are
+ordered by value (0 = highest mean monetary). Names are plain words read off the
+cluster means ("recent frequent high-value buyers", "discount hunters").
 """
 
 from __future__ import annotations
@@ -14,21 +20,55 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import silhouette_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from threadpoolctl import threadpool_limits
 
-FEATURES = ("recency_days", "frequency", "monetary")
+#: Behaviours clustered on, when present (columns of ``build_features``).
+FEATURES = (
+    "recency_days",
+    "frequency",
+    "tenure_days",
+    "discounted_order_share",
+    "days_since_visit",
+)
+#: Columns the profile table reports a mean of, and the names are read from.
+PROFILE_COLUMNS = (*FEATURES, "monetary", "sessions_90d")
+REQUIRED = ("customer_id", "recency_days", "frequency", "monetary")
 
 
 @dataclass(frozen=True)
 class ClusteringConfig:
-    """Settings of the clustering step."""
+    """Settings of the clustering step.
 
-    k_min: int = 3
-    k_max: int = 6
+    Parameters
+    ----------
+    k_min, k_max
+        Range of the number of clusters tried; the best silhouette wins. Five to
+        eight segments is what a marketing team can act on; below five, new,
+        lapsed and bargain-driven buyers end up in one group.
+    silhouette_sample
+        Buyers sampled to compute each silhouette score.
+    minibatch_above
+        Above this many buyers, MiniBatch K-Means replaces K-Means.
+    batch_size
+        Mini-batch size of MiniBatch K-Means.
+    threads
+        OpenMP/BLAS threads. 1 by default: on a shared 2-CPU container more
+        threads were measured to be slower (9.1 s vs 2.6 s for 13,500 buyers).
+    random_state
+        Seed of every randomized step.
+    """
+
+    k_min: int = 5
+    k_max: int = 8
     silhouette_sample: int = 5_000
+    minibatch_above: int = 50_000
+    batch_size: int = 4_096
+    threads: int = 1
     random_state: int = 42
 
     def __post_init__(self) -> None:
@@ -36,6 +76,11 @@ class ClusteringConfig:
             raise ValueError(
                 f"cluster range {self.k_min}..{self.k_max} is invalid: "
                 "k_min must be at least 2 and at most k_max"
+            )
+        if self.silhouette_sample < 2 or self.minibatch_above < 1 or self.threads < 1:
+            raise ValueError(
+                "silhouette_sample must be at least 2, minibatch_above and threads "
+                "positive"
             )
 
 
@@ -51,56 +96,64 @@ class ClusteringResult:
 
 
 def cluster_customers(
-    rfm: pd.DataFrame, config: ClusteringConfig | None = None
+    features: pd.DataFrame,
+    config: ClusteringConfig | None = None,
+    previous_profile: pd.DataFrame | None = None,
 ) -> ClusteringResult:
-    """Cluster buyers on their RFM values.
+    """Cluster buyers on their behaviour.
 
     Parameters
     ----------
-    rfm
-        One row per buyer with ``customer_id`` and the columns in ``FEATURES``.
+    features
+        One row per customer with ``customer_id``, ``recency_days``, ``frequency``
+        and ``monetary``, plus any of :data:`FEATURES` (the output of
+        :func:`ml.features.build_features` has them all). Rows with no order are
+        left out.
     config
-        Range of k, silhouette sample size and random state.
+        Range of k, silhouette sample size, MiniBatch threshold and random state.
+    previous_profile
+        The ``profile`` of an earlier run; clusters matched to its clusters keep
+        their ids.
 
     Returns
     -------
     ClusteringResult
         ``assignments`` has customer_id, cluster_id, cluster_name, distance,
-        model_version; ``profile`` has one row per cluster with its size and means.
+        model_version; ``profile`` has one row per cluster with its size and the
+        means of :data:`PROFILE_COLUMNS`.
     """
     config = config or ClusteringConfig()
-    frame = (
-        rfm.loc[:, ["customer_id", *FEATURES]]
-        .dropna()
-        .sort_values("customer_id")
-        .reset_index(drop=True)
-    )
-    features = frame.loc[:, FEATURES].to_numpy(dtype=float)
+    with threadpool_limits(limits=config.threads):
+        return _cluster(features, config, previous_profile)
+
+
+def _cluster(
+    features: pd.DataFrame,
+    config: ClusteringConfig,
+    previous_profile: pd.DataFrame | None,
+) -> ClusteringResult:
+    frame, columns = _buyers(features)
+    values = frame.loc[:, columns].to_numpy(dtype=float)
     k_max = min(config.k_max, len(frame) - 1)
     if k_max < config.k_min:
         raise ValueError(
             f"{len(frame)} buyers are too few to form {config.k_min} clusters"
         )
 
-    fitted = {k: _fit(features, k, config) for k in range(config.k_min, k_max + 1)}
-    scores = {
-        k: _silhouette(pipeline, features, config) for k, pipeline in fitted.items()
-    }
+    fitted = {k: _fit(values, k, config) for k in range(config.k_min, k_max + 1)}
+    scores = {k: _silhouette(model, values, config) for k, model in fitted.items()}
     k = max(scores, key=lambda candidate: (scores[candidate], -candidate))
     pipeline = fitted[k]
+    scaled = pipeline[:-1].transform(values)
+    raw_labels = pipeline[-1].predict(scaled)
+    distances = pipeline[-1].transform(scaled)[np.arange(len(scaled)), raw_labels]
 
-    scaled = pipeline[:-1].transform(features)
-    kmeans: KMeans = pipeline[-1]
-    raw_labels = kmeans.predict(scaled)
-    distances = kmeans.transform(scaled)[np.arange(len(scaled)), raw_labels]
-
-    means = pd.DataFrame(features, columns=FEATURES).groupby(raw_labels).mean()
-    order = means["monetary"].sort_values(ascending=False).index
-    relabel = {raw: new for new, raw in enumerate(order)}
-    names = _names(kmeans.cluster_centers_, order)
-    version = _model_version(features, k, config)
-
+    described = frame.loc[:, [c for c in PROFILE_COLUMNS if c in frame.columns]]
+    means = described.groupby(raw_labels).mean()
+    relabel = _cluster_ids(means, columns, pipeline, previous_profile)
+    names = _names(described, means, relabel)
     labels = np.array([relabel[label] for label in raw_labels])
+    version = _model_version(values, columns, k, config)
     assignments = pd.DataFrame(
         {
             "customer_id": frame["customer_id"],
@@ -110,58 +163,135 @@ def cluster_customers(
             "model_version": version,
         }
     )
-    profile = (
-        assignments.join(frame.loc[:, FEATURES])
-        .groupby(["cluster_id", "cluster_name"], as_index=False)
-        .agg(
-            customers=("customer_id", "size"),
-            mean_recency_days=("recency_days", "mean"),
-            mean_frequency=("frequency", "mean"),
-            mean_monetary=("monetary", "mean"),
-        )
-        .round(2)
+    return ClusteringResult(
+        assignments,
+        _profile(assignments, described),
+        k,
+        round(scores[k], 4),
+        version,
     )
-    return ClusteringResult(assignments, profile, k, round(scores[k], 4), version)
 
 
-def _fit(features: np.ndarray, k: int, config: ClusteringConfig) -> Pipeline:
-    return make_pipeline(
-        FunctionTransformer(np.log1p),
-        StandardScaler(),
-        KMeans(n_clusters=k, n_init=4, random_state=config.random_state),
-    ).fit(features)
+def _buyers(features: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Buyers sorted by id, the feature columns that carry data, NaNs filled.
+
+    An undefined "days since" (never visited) is filled with the column's largest
+    value: never is treated as the longest ago.
+    """
+    missing = [c for c in REQUIRED if c not in features.columns]
+    if missing:
+        raise ValueError(f"clustering input lacks the column(s) {', '.join(missing)}")
+    frame = features.loc[features["frequency"] >= 1].copy()
+    frame = frame.dropna(subset=["recency_days"])
+    columns = [c for c in FEATURES if c in frame and frame[c].notna().any()]
+    for column in columns:
+        frame[column] = frame[column].fillna(frame[column].max())
+    frame = frame.sort_values("customer_id").reset_index(drop=True)
+    return frame, columns
+
+
+def _fit(values: np.ndarray, k: int, config: ClusteringConfig) -> Pipeline:
+    if len(values) > config.minibatch_above:
+        kmeans = MiniBatchKMeans(
+            n_clusters=k,
+            n_init=3,
+            batch_size=config.batch_size,
+            random_state=config.random_state,
+        )
+    else:
+        kmeans = KMeans(n_clusters=k, n_init=4, random_state=config.random_state)
+    return make_pipeline(_scaling(), kmeans).fit(values)
+
+
+def _scaling() -> Pipeline:
+    """log1p (every clustered value is a non-negative count, share or duration),
+    then standardization."""
+    return make_pipeline(FunctionTransformer(_log1p), StandardScaler())
+
+
+def _log1p(values: np.ndarray) -> np.ndarray:
+    return np.log1p(np.clip(values, 0, None))
 
 
 def _silhouette(
-    pipeline: Pipeline, features: np.ndarray, config: ClusteringConfig
+    pipeline: Pipeline, values: np.ndarray, config: ClusteringConfig
 ) -> float:
-    scaled = pipeline[:-1].transform(features)
-    return float(
-        silhouette_score(
-            scaled,
-            pipeline[-1].labels_,
-            sample_size=min(config.silhouette_sample, len(scaled)),
-            random_state=config.random_state,
-        )
+    """Silhouette of the fitted clusters on a seeded sample of buyers."""
+    rng = np.random.default_rng(config.random_state)
+    size = min(config.silhouette_sample, len(values))
+    rows = np.sort(rng.choice(len(values), size=size, replace=False))
+    scaled = pipeline[:-1].transform(values[rows])
+    labels = pipeline[-1].predict(scaled)
+    if len(np.unique(labels)) < 2:
+        return -1.0
+    return float(silhouette_score(scaled, labels))
+
+
+def _cluster_ids(
+    means: pd.DataFrame,
+    columns: list[str],
+    pipeline: Pipeline,
+    previous: pd.DataFrame | None,
+) -> dict[int, int]:
+    """Raw K-Means label -> published cluster id.
+
+    Matched to the previous profile's clusters when one is given (Hungarian
+    algorithm on the distance between cluster means, scaled as the features);
+    the rest, or all without a previous profile, get new ids by mean monetary.
+    """
+    by_value = list(means["monetary"].sort_values(ascending=False, kind="stable").index)
+    previous_columns = [f"mean_{c}" for c in columns]
+    if previous is None or previous.empty or not set(previous_columns) <= set(previous):
+        return {raw: new for new, raw in enumerate(by_value)}
+    scale = pipeline[:-1]
+    current = scale.transform(means.loc[:, columns].to_numpy(dtype=float))
+    old = scale.transform(previous.loc[:, previous_columns].to_numpy(dtype=float))
+    cost = np.linalg.norm(current[:, None, :] - old[None, :, :], axis=2)
+    rows, cols = linear_sum_assignment(cost)
+    old_ids = previous["cluster_id"].to_numpy()
+    relabel = {
+        int(means.index[r]): int(old_ids[c]) for r, c in zip(rows, cols, strict=True)
+    }
+    next_id = int(old_ids.max()) + 1
+    for raw in by_value:
+        if raw not in relabel:
+            relabel[raw] = next_id
+            next_id += 1
+    return relabel
+
+
+def _names(
+    described: pd.DataFrame, means: pd.DataFrame, relabel: dict[int, int]
+) -> dict[int, str]:
+    """Plain-word names from cluster means, standardized against all buyers."""
+    logged = np.log1p(described.clip(lower=0))
+    z = (np.log1p(means.clip(lower=0)) - logged.mean()) / logged.std(ddof=0).replace(
+        0, 1
     )
-
-
-def _names(centers: np.ndarray, order: pd.Index) -> dict[int, str]:
-    """Plain-word names from standardized centroids, indexed by the new cluster id."""
     names: dict[int, str] = {}
-    for new_id, raw_id in enumerate(order):
-        recency, frequency, monetary = centers[raw_id]
+    for raw in sorted(relabel, key=relabel.get):
+        row = z.loc[raw]
         words = [
-            _word(recency, "recent", "cooling", "lapsed", reverse=True),
-            _word(frequency, "frequent", "occasional", "one-off"),
-            _word(monetary, "high-value", "mid-value", "low-value"),
-            "buyers",
+            _word(row["recency_days"], "recent", "cooling", "lapsed", reverse=True),
+            _word(row["frequency"], "frequent", "occasional", "one-off"),
+            _word(row["monetary"], "high-value", "mid-value", "low-value"),
+            _noun(row),
         ]
         name = " ".join(words)
         if name in names.values():
-            name = f"{name} ({new_id})"
-        names[new_id] = name
+            name = f"{name} ({relabel[raw]})"
+        names[relabel[raw]] = name
     return names
+
+
+def _noun(z: pd.Series) -> str:
+    if z.get("discounted_order_share", 0.0) > 1.0:
+        return "discount hunters"
+    if z.get("tenure_days", 0.0) < -1.0:
+        return "newcomers"
+    if z.get("days_since_visit", 0.0) < -0.5 and z["frequency"] < 0:
+        return "browsers"
+    return "buyers"
 
 
 def _word(z: float, high: str, middle: str, low: str, reverse: bool = False) -> str:
@@ -173,7 +303,23 @@ def _word(z: float, high: str, middle: str, low: str, reverse: bool = False) -> 
     return middle
 
 
-def _model_version(features: np.ndarray, k: int, config: ClusteringConfig) -> str:
-    digest = hashlib.sha256(features.tobytes())
-    digest.update(repr(config).encode())
-    return f"rfm-kmeans-k{k}-{digest.hexdigest()[:10]}"
+def _profile(assignments: pd.DataFrame, described: pd.DataFrame) -> pd.DataFrame:
+    """One row per cluster: size, share of buyers and the mean of each column."""
+    means = (
+        described.assign(cluster_id=assignments["cluster_id"])
+        .groupby("cluster_id")
+        .mean()
+        .add_prefix("mean_")
+    )
+    sizes = assignments.groupby(["cluster_id", "cluster_name"]).size()
+    profile = sizes.rename("customers").reset_index().join(means, on="cluster_id")
+    profile.insert(3, "share", profile["customers"] / profile["customers"].sum())
+    return profile.sort_values("cluster_id").round(4).reset_index(drop=True)
+
+
+def _model_version(
+    values: np.ndarray, columns: list[str], k: int, config: ClusteringConfig
+) -> str:
+    digest = hashlib.sha256(values.tobytes())
+    digest.update(repr((columns, config)).encode())
+    return f"kmeans-k{k}-{digest.hexdigest()[:10]}"

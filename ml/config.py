@@ -23,6 +23,9 @@ class PredictionConfig:
     snapshot_step_days
         Days between training snapshots; ``None`` means ``horizon_days`` (label
         windows then never overlap).
+    refit_on_all_snapshots
+        Refit the selected classifier on every snapshot, the validation one
+        included, before scoring (the backtests still report the model as judged).
     min_orders_for_model
         Buyers with fewer revenue orders before the as-of date are scored by the
         probabilistic (BG/NBD) model instead of the classifier.
@@ -31,6 +34,11 @@ class PredictionConfig:
         many buyers and positive labels; otherwise buyers fall back to BG/NBD.
     max_training_rows
         Deterministic subsample of the training rows above this size (speed).
+    cross_fit_calibration_below
+        Training tables smaller than this are calibrated by three-fold cross-fitting;
+        larger ones by a single split (a third of the fitting time).
+    scoring_chunk_rows
+        Buyers scored per batch (bounds the memory of scoring).
     churn_bands
         ``(low_below, high_from)``: churn probability below the first is "low", at or
         above the second "high", in between "medium".
@@ -57,10 +65,13 @@ class PredictionConfig:
     clv_horizon_days: int = 365
     training_snapshots: int = 3
     snapshot_step_days: int | None = None
+    refit_on_all_snapshots: bool = True
     min_orders_for_model: int = 1
     min_training_customers: int = 200
     min_training_positives: int = 20
-    max_training_rows: int = 500_000
+    max_training_rows: int = 250_000
+    cross_fit_calibration_below: int = 100_000
+    scoring_chunk_rows: int = 200_000
     churn_bands: tuple[float, float] = (0.4, 0.7)
     n_recommendations: int = 3
     rule_window_days: int = 30
@@ -86,6 +97,8 @@ class PredictionConfig:
             "popular_window_days",
             "view_window_days",
             "max_training_rows",
+            "scoring_chunk_rows",
+            "cross_fit_calibration_below",
             "model_threads",
         ):
             value = getattr(self, name)

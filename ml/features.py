@@ -37,9 +37,13 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "tenure_days",
     "mean_gap_days",
     "std_gap_days",
+    "recency_gap_ratio",
     "orders_30d",
     "orders_90d",
     "orders_365d",
+    "orders_decayed_90d",
+    "active_weeks_90d",
+    "active_months_365d",
     "spend_90d",
     "spend_prev_90d",
     "spend_180d",
@@ -50,6 +54,8 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "discount_share",
     "discounted_order_share",
     "n_products",
+    "avg_items_per_order",
+    "avg_lines_per_order",
     "n_categories",
     "top_category_share",
     *(f"category_{rank}_share" for rank in range(1, TOP_CATEGORIES + 1)),
@@ -222,6 +228,34 @@ def source_sql(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return sources
 
 
+def snapshot_sources(
+    con: duckdb.DuckDBPyConnection, before: date | datetime
+) -> dict[str, str]:
+    """:func:`source_sql` with the email events read once, for many cutoffs.
+
+    The ESP staging model is a view that normalizes every raw event; reading it
+    once per snapshot cost more than all other features together (33 s per read
+    at 1,000,000 customers). Its rows before ``before`` are copied into a
+    temporary table of this connection (allowed on read-only connections too);
+    nothing at or after ``before`` is copied.
+    """
+    sources = source_sql(con)
+    if has_table(con, EMAIL_EVENTS) and has_table(con, IDENTITY):
+        before = as_timestamp(before)
+        # One table per date, so runs for different dates never share rows.
+        table = f"temp.ml_email_events_{before:%Y%m%d_%H%M%S}"
+        con.execute(
+            f"""
+            create or replace temp table {table.removeprefix("temp.")} as
+            select * from ({sources["email_events"]}) as email_events
+            where occurred_at < $before
+            """,
+            {"before": before},
+        )
+        sources["email_events"] = f"select * from {table}"
+    return sources
+
+
 def _features_sql(sources: dict[str, str]) -> str:
     shares = ",\n".join(
         f"""coalesce(sum(category_spend) filter (where category_rank = {rank})
@@ -261,6 +295,15 @@ order_stats as (
             as orders_90d,
         count(*) filter (where ordered_at >= $cutoff - interval 365 day)
             as orders_365d,
+        -- Orders weighted by exp(-age / 90 days): recent habit, without a hard edge.
+        sum(exp(-date_diff('second', ordered_at, $cutoff) / (86400.0 * 90)))
+            as orders_decayed_90d,
+        count(distinct date_trunc('week', ordered_at))
+            filter (where ordered_at >= $cutoff - interval 90 day)
+            as active_weeks_90d,
+        count(distinct date_trunc('month', ordered_at))
+            filter (where ordered_at >= $cutoff - interval 365 day)
+            as active_months_365d,
         coalesce(sum(total_amount) filter (
             where ordered_at >= $cutoff - interval 90 day), 0) as spend_90d,
         coalesce(sum(total_amount) filter (
@@ -310,7 +353,9 @@ gaps as (
 items as (
     select
         revenue_orders.customer_id,
+        revenue_orders.order_id,
         order_items.product_id,
+        order_items.quantity,
         products.category,
         order_items.line_amount
     from revenue_orders
@@ -321,7 +366,11 @@ items as (
 ),
 
 product_counts as (
-    select customer_id, count(distinct product_id) as n_products
+    select
+        customer_id,
+        count(distinct product_id) as n_products,
+        sum(quantity) / count(distinct order_id) as avg_items_per_order,
+        count(*) / count(distinct order_id) as avg_lines_per_order
     from items
     group by customer_id
 ),
@@ -393,7 +442,40 @@ web_events as (
     where occurred_at < $cutoff
 ),
 
-web_stats as (
+-- Distinct counts are taken in two steps (group, then count the groups): a
+-- count(distinct ...) per customer over millions of events was the slowest part.
+web_days as (
+    select
+        customer_id,
+        max(occurred_at) as last_event_at
+    from web_events
+    where occurred_at >= $cutoff - interval 90 day
+    group by customer_id, anonymous_id, cast(occurred_at as date)
+),
+
+web_sessions as (
+    select
+        customer_id,
+        count(*) filter (where last_event_at >= $cutoff - interval 30 day)
+            as sessions_30d,
+        count(*) as sessions_90d
+    from web_days
+    group by customer_id
+),
+
+viewed_products as (
+    select customer_id, count(*) as products_viewed_90d
+    from (
+        select distinct customer_id, product_id
+        from web_events
+        where
+            event_type = 'product_view'
+            and occurred_at >= $cutoff - interval 90 day
+    ) as viewed
+    group by customer_id
+),
+
+web_counts as (
     select
         customer_id,
         count(*) filter (
@@ -404,24 +486,26 @@ web_stats as (
             where event_type = 'product_view'
             and occurred_at >= $cutoff - interval 90 day
         ) as product_views_90d,
-        count(distinct coalesce(anonymous_id, '') || cast(occurred_at as date))
-            filter (where occurred_at >= $cutoff - interval 30 day)
-            as sessions_30d,
-        count(distinct coalesce(anonymous_id, '') || cast(occurred_at as date))
-            filter (where occurred_at >= $cutoff - interval 90 day)
-            as sessions_90d,
         count(*) filter (
             where event_type = 'add_to_cart'
             and occurred_at >= $cutoff - interval 30 day
         ) as cart_adds_30d,
-        count(distinct product_id) filter (
-            where event_type = 'product_view'
-            and occurred_at >= $cutoff - interval 90 day
-        ) as products_viewed_90d,
         date_diff('second', max(occurred_at), $cutoff) / 86400.0
             as days_since_visit
     from web_events
     group by customer_id
+),
+
+web_stats as (
+    select
+        web_counts.*,
+        coalesce(web_sessions.sessions_30d, 0) as sessions_30d,
+        coalesce(web_sessions.sessions_90d, 0) as sessions_90d,
+        coalesce(viewed_products.products_viewed_90d, 0) as products_viewed_90d
+    from web_counts
+    left join web_sessions on web_counts.customer_id = web_sessions.customer_id
+    left join viewed_products
+        on web_counts.customer_id = viewed_products.customer_id
 ),
 
 final as (
@@ -436,9 +520,15 @@ final as (
         order_stats.tenure_days,
         gaps.mean_gap_days,
         gaps.std_gap_days,
+        -- Time since the last order in units of the person's own typical gap
+        -- (+1 day so that same-day repeat orders do not divide by zero).
+        order_stats.recency_days / (gaps.mean_gap_days + 1) as recency_gap_ratio,
         coalesce(order_stats.orders_30d, 0) as orders_30d,
         coalesce(order_stats.orders_90d, 0) as orders_90d,
         coalesce(order_stats.orders_365d, 0) as orders_365d,
+        coalesce(order_stats.orders_decayed_90d, 0) as orders_decayed_90d,
+        coalesce(order_stats.active_weeks_90d, 0) as active_weeks_90d,
+        coalesce(order_stats.active_months_365d, 0) as active_months_365d,
         coalesce(order_stats.spend_90d, 0) as spend_90d,
         coalesce(order_stats.spend_prev_90d, 0) as spend_prev_90d,
         coalesce(order_stats.spend_180d, 0) as spend_180d,
@@ -457,6 +547,8 @@ final as (
         coalesce(order_stats.discount_share, 0) as discount_share,
         coalesce(order_stats.discounted_order_share, 0) as discounted_order_share,
         coalesce(product_counts.n_products, 0) as n_products,
+        coalesce(product_counts.avg_items_per_order, 0) as avg_items_per_order,
+        coalesce(product_counts.avg_lines_per_order, 0) as avg_lines_per_order,
         coalesce(category_stats.n_categories, 0) as n_categories,
         coalesce(category_stats.top_category_share, 0) as top_category_share,
         {
@@ -496,7 +588,9 @@ order by customer_id
 
 
 def build_features(
-    con: duckdb.DuckDBPyConnection, cutoff: date | datetime
+    con: duckdb.DuckDBPyConnection,
+    cutoff: date | datetime,
+    sources: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """One row per customer of ``marts.dim_customers`` with features before cutoff.
 
@@ -507,6 +601,9 @@ def build_features(
     cutoff
         Only rows strictly before this timestamp (a date means its midnight) are
         read. Windows such as "last 90 days" count back from it.
+    sources
+        SQL of the inputs, from :func:`snapshot_sources` when many cutoffs are
+        built in a row; :func:`source_sql` by default.
 
     Returns
     -------
@@ -516,7 +613,7 @@ def build_features(
         ``recency_days``, ``tenure_days``, gap statistics and "days since" columns
         are NaN when undefined (no order, a single order, no visit).
     """
-    sql = _features_sql(source_sql(con))
+    sql = _features_sql(sources or source_sql(con))
     frame = con.execute(sql, {"cutoff": as_timestamp(cutoff)}).df()
     frame = frame.loc[:, ["customer_id", *FEATURE_COLUMNS]]
     frame[list(FEATURE_COLUMNS)] = frame[list(FEATURE_COLUMNS)].astype("float64")

@@ -35,6 +35,7 @@ from ml.features import (
     build_features,
     build_labels,
     preferred_categories,
+    snapshot_sources,
 )
 from ml.propensity import (
     PropensityFit,
@@ -45,6 +46,7 @@ from ml.propensity import (
     frame_hash,
     make_snapshot,
     snapshot_cutoffs,
+    with_btyd_features,
 )
 from ml.recommend import recommend_products
 
@@ -99,16 +101,22 @@ class PredictionRun:
     deciles: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-class _FeatureCache:
-    """Feature tables by cutoff, built once per run."""
+class FeatureCache:
+    """Feature tables by cutoff (none after ``before``), built once per run."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, before: datetime) -> None:
         self.con = con
+        self.before = before
+        self.sources: dict[str, str] | None = None
         self.tables: dict[datetime, pd.DataFrame] = {}
 
     def __call__(self, cutoff: datetime) -> pd.DataFrame:
+        if cutoff > self.before:
+            raise ValueError(f"cutoff {cutoff} is after the run's as-of {self.before}")
+        if self.sources is None:
+            self.sources = snapshot_sources(self.con, self.before)
         if cutoff not in self.tables:
-            self.tables[cutoff] = build_features(self.con, cutoff)
+            self.tables[cutoff] = build_features(self.con, cutoff, self.sources)
         return self.tables[cutoff]
 
 
@@ -137,7 +145,7 @@ def run_predictions(
     """
     config = config or PredictionConfig()
     as_of_ts = as_timestamp(as_of)
-    features = _FeatureCache(con)
+    features = FeatureCache(con, as_of_ts)
     current = features(as_of_ts)
 
     propensity, propensity_snapshots = _fit_task(
@@ -190,13 +198,13 @@ def run_predictions(
 
 def labelled_snapshots(
     con: duckdb.DuckDBPyConnection,
-    features: _FeatureCache | None,
+    features: FeatureCache | None,
     as_of: datetime,
     window_days: int,
     config: PredictionConfig,
 ) -> list[Snapshot]:
     """Labelled snapshots for a window, latest first (label windows end <= as_of)."""
-    features = features or _FeatureCache(con)
+    features = features or FeatureCache(con, as_of)
     snapshots = []
     for cutoff in snapshot_cutoffs(as_of, window_days, config):
         labels = build_labels(con, cutoff, cutoff + timedelta(days=window_days))
@@ -208,7 +216,7 @@ def labelled_snapshots(
 
 def _fit_task(
     con: duckdb.DuckDBPyConnection,
-    features: _FeatureCache,
+    features: FeatureCache,
     as_of: datetime,
     window_days: int,
     config: PredictionConfig,
@@ -249,7 +257,7 @@ def _engaged(frame: pd.DataFrame) -> pd.Series:
 
 
 def _non_buyer_rates(
-    snapshots: list[Snapshot], features: _FeatureCache
+    snapshots: list[Snapshot], features: FeatureCache
 ) -> dict[bool, float]:
     """First-purchase rate of non-buyers (engaged or not) in the latest snapshot."""
     latest = snapshots[0]
@@ -326,9 +334,7 @@ def _assemble(
     if propensity is not None and (is_buyer & for_model).any():
         rows = np.flatnonzero(is_buyer & for_model)
         chosen = current.iloc[rows]
-        probability = propensity.estimator.predict_proba(
-            chosen.loc[:, propensity.features].to_numpy(dtype=float)
-        )[:, 1]
+        probability = score_buyers(propensity, chosen, config, btyd.bgnbd)
         if not np.isnan(expected[rows]).all():
             # Keep BG/NBD's orders-per-buyer ratio, scaled to the model probability.
             ratio = np.where(purchase[rows] > 0, expected[rows] / purchase[rows], 1.0)
@@ -337,8 +343,9 @@ def _assemble(
             expected[rows] = probability
         purchase[rows] = probability
         if churn is not None:
-            x_churn = chosen.loc[:, churn.features].to_numpy(dtype=float)
-            churn_probability[rows] = 1 - churn.estimator.predict_proba(x_churn)[:, 1]
+            churn_probability[rows] = 1 - score_buyers(
+                churn, chosen, config, btyd.bgnbd
+            )
         source[rows] = "model"
         label = propensity.algorithm.replace("_", " ")
         reason[rows] = [
@@ -394,6 +401,33 @@ def _assemble(
         columns={"source_": "prediction_source", "reason_": "prediction_reason"}
     )
     return frame.loc[:, list(PREDICTION_COLUMNS)].reset_index(drop=True)
+
+
+def score_buyers(
+    fit: PropensityFit,
+    buyers: pd.DataFrame,
+    config: PredictionConfig,
+    bgnbd: BetaGeoModel | None = None,
+) -> np.ndarray:
+    """Calibrated probability of a purchase in the fit's window for ``buyers``.
+
+    Scored ``config.scoring_chunk_rows`` rows at a time, so memory stays flat
+    however many buyers there are. ``bgnbd`` (fitted on all buyers) supplies the
+    BG/NBD features; without it one is fitted on ``buyers``.
+    """
+    if bgnbd is None:
+        x, t_x, age = btyd_arrays(buyers)
+        try:
+            bgnbd = BetaGeoModel(penalizer=0.001).fit(x, t_x, age)
+        except (ValueError, RuntimeError):
+            bgnbd = None
+    chunks = []
+    for start in range(0, len(buyers), config.scoring_chunk_rows):
+        chunk = buyers.iloc[start : start + config.scoring_chunk_rows]
+        frame = with_btyd_features(chunk, fit.window_days, bgnbd)
+        x = frame.loc[:, fit.features].to_numpy(dtype=float)
+        chunks.append(fit.estimator.predict_proba(x)[:, 1])
+    return np.concatenate(chunks) if chunks else np.empty(0)
 
 
 def _expected_next_order(

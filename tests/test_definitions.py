@@ -26,7 +26,7 @@ def test_every_stage_is_an_asset_in_its_group() -> None:
 def test_python_assets_hang_off_the_dbt_graph() -> None:
     graph = defs.resolve_asset_graph()
     clusters = graph.get(AssetKey(["ml", "customer_clusters"]))
-    assert AssetKey(["marts", "fct_customer_rfm"]) in clusters.parent_keys
+    assert AssetKey(["marts", "dim_customers"]) in clusters.parent_keys
     personalization = graph.get(AssetKey(["marts", "personalization"]))
     assert AssetKey(["staging", "stg_ml__customer_clusters"]) in (
         personalization.parent_keys

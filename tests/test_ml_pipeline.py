@@ -11,8 +11,14 @@ import pandas as pd
 import pytest
 
 from ml.config import PredictionConfig
-from ml.features import FEATURE_COLUMNS, build_features
-from ml.predict import BACKTEST_COLUMNS, PREDICTION_COLUMNS, run_predictions
+from ml.features import FEATURE_COLUMNS, build_features, snapshot_sources
+from ml.predict import (
+    BACKTEST_COLUMNS,
+    PREDICTION_COLUMNS,
+    labelled_snapshots,
+    run_predictions,
+)
+from ml.propensity import fit_propensity
 from ml.synthetic import create_synthetic_warehouse
 
 AS_OF = date(2024, 12, 1)
@@ -72,6 +78,18 @@ def test_rows_at_or_after_the_cutoff_change_no_feature(how: str) -> None:
     before = build_features(con, cutoff)
     _tamper(con, cutoff, how)
     pd.testing.assert_frame_equal(before, build_features(con, cutoff))
+
+
+def test_sources_read_once_per_run_match_the_direct_read() -> None:
+    """The email events copied for a run give the same features as reading the
+    staging table, even after a run for an earlier date copied its own rows."""
+    con = _warehouse()
+    cutoff = datetime(2024, 11, 15)
+    sources = snapshot_sources(con, datetime(2024, 12, 1))
+    snapshot_sources(con, datetime(2024, 10, 1))
+    features = build_features(con, cutoff, sources)
+    pd.testing.assert_frame_equal(build_features(con, cutoff), features)
+    assert features["email_opens_90d"].sum() > 0
 
 
 @pytest.mark.parametrize("how", ["delete", "shuffle"])
@@ -202,6 +220,26 @@ def test_features_match_a_hand_count() -> None:
         features.loc[orders.index, "frequency"], orders["n"].astype(float)
     )
     np.testing.assert_allclose(features.loc[orders.index, "monetary"], orders["m"])
+    items = (
+        con.execute(
+            "select orders.customer_id, sum(items.quantity) / count(distinct "
+            "orders.order_id) as per_order "
+            "from intermediate.int_orders_resolved as orders "
+            "inner join staging.stg_shop__order_items as items using (order_id) "
+            "where orders.is_revenue_order and orders.ordered_at < ? group by 1",
+            [cutoff],
+        )
+        .df()
+        .set_index("customer_id")
+    )
+    np.testing.assert_allclose(
+        features.loc[items.index, "avg_items_per_order"], items["per_order"]
+    )
+    repeat = features.loc[features["mean_gap_days"].notna()]
+    np.testing.assert_allclose(
+        repeat["recency_gap_ratio"],
+        repeat["recency_days"] / (repeat["mean_gap_days"] + 1),
+    )
 
 
 def test_config_errors_say_what_to_fix() -> None:
@@ -211,3 +249,17 @@ def test_config_errors_say_what_to_fix() -> None:
         PredictionConfig(training_snapshots=1)
     with pytest.raises(ValueError, match="horizon_days"):
         PredictionConfig(horizon_days=0)
+
+
+def test_training_rows_above_the_cap_are_sampled_from_every_snapshot() -> None:
+    config = PredictionConfig(
+        min_training_customers=50, min_training_positives=5, max_training_rows=150
+    )
+    con = _warehouse()
+    snapshots = labelled_snapshots(con, None, datetime(2024, 12, 1), 30, config)
+    assert sum(len(s.frame) for s in snapshots) > config.max_training_rows
+    first = fit_propensity(snapshots, config)
+    second = fit_propensity(snapshots, config)
+    assert first is not None and second is not None
+    assert first.training_rows <= config.max_training_rows
+    assert first.data_hash == second.data_hash

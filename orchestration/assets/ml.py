@@ -21,16 +21,29 @@ from mailroom.warehouse import append_rows, replace_table
 from ml.clustering import ClusteringConfig, cluster_customers
 from ml.config import PredictionConfig
 from ml.evaluation import compare_with_baseline
+from ml.features import build_features, has_table
 from ml.predict import run_predictions
 from orchestration.assets.dbt import mailroom_dbt_models
 from orchestration.assets.ingestion import POOL
 from orchestration.project import ML_GROUP
 from orchestration.resources import MailroomResource
 
+PREDICTION_INPUTS = [
+    "dim_customers",
+    "int_orders_resolved",
+    "int_web_events_enriched",
+    "stg_shop__order_items",
+    "stg_shop__products",
+    "stg_esp__email_events",
+]
+
 
 @asset(
     key=["ml", "customer_clusters"],
-    deps=[get_asset_key_for_model([mailroom_dbt_models], "fct_customer_rfm")],
+    deps=[
+        get_asset_key_for_model([mailroom_dbt_models], model)
+        for model in PREDICTION_INPUTS
+    ],
     group_name=ML_GROUP,
     kinds={"scikit-learn", "duckdb"},
     owners=["team:machine-learning"],
@@ -39,13 +52,18 @@ from orchestration.resources import MailroomResource
 def customer_clusters(
     context: AssetExecutionContext, mailroom: MailroomResource
 ) -> MaterializeResult:
-    """Behavioural clusters of buyers (K-Means on log RFM, k by silhouette)."""
+    """Behavioural clusters of buyers (K-Means, k by silhouette, ids kept stable
+    by matching the previous run's profile)."""
+    settings = mailroom.settings()
     with mailroom.connect() as con:
-        rfm = con.execute(
-            "select customer_id, recency_days, frequency, monetary "
-            "from marts.fct_customer_rfm where frequency is not null"
-        ).df()
-        result = cluster_customers(rfm, ClusteringConfig())
+        previous = (
+            con.execute("select * from ml.customer_cluster_profiles").df()
+            if has_table(con, "ml.customer_cluster_profiles")
+            else None
+        )
+        result = cluster_customers(
+            build_features(con, settings.as_of), ClusteringConfig(), previous
+        )
         replace_table(con, "ml", "customer_clusters", result.assignments)
         replace_table(con, "ml", "customer_cluster_profiles", result.profile)
     return MaterializeResult(
@@ -61,14 +79,6 @@ def customer_clusters(
     )
 
 
-PREDICTION_INPUTS = [
-    "dim_customers",
-    "int_orders_resolved",
-    "int_web_events_enriched",
-    "stg_shop__order_items",
-    "stg_shop__products",
-    "stg_esp__email_events",
-]
 PREDICTIONS_KEY = ["ml", "customer_predictions"]
 RECOMMENDATIONS_KEY = ["ml", "product_recommendations"]
 BACKTESTS_KEY = ["ml", "model_backtests"]
