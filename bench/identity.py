@@ -57,6 +57,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--febrl", action="store_true", help="FEBRL instead")
     parser.add_argument("--home", type=Path, help="work folder (default: a temp dir)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the data already in --home"
+    )
     args = parser.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="mailroom-identity-"))
     home.mkdir(parents=True, exist_ok=True)
@@ -67,6 +70,9 @@ def main() -> None:
         landing = home / "landing"
         rows = febrl.write_landing(FEBRL_CSV, landing)
         print(f"FEBRL: {rows:,} contacts from {FEBRL_CSV}")
+    elif args.reuse and (home / "ground_truth").is_dir():
+        landing = _identity_landing(home)
+        print(f"reusing the simulated data in {home}")
     else:
         summary = generate(home, args.customers, args.seed, AS_OF, overwrite=True)
         landing = _identity_landing(home)

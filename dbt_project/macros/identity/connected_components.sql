@@ -13,15 +13,29 @@
 {% macro connected_components(edges, rounds) -%}
     with
 
+    distinct_edges as (
+
+        select distinct node_a, node_b from {{ edges }}
+        where node_a <> node_b
+
+    ),
+
+    nodes as (
+
+        select node_a as node_id from {{ edges }}
+        union
+        select node_b as node_id from {{ edges }}
+
+    ),
+
+    -- Both directions of every edge, and every node as its own neighbour.
     undirected as (
 
-        select node_a as node_id, node_b as neighbour_id from {{ edges }}
-        union
-        select node_b as node_id, node_a as neighbour_id from {{ edges }}
-        union
-        select node_a as node_id, node_a as neighbour_id from {{ edges }}
-        union
-        select node_b as node_id, node_b as neighbour_id from {{ edges }}
+        select node_a as node_id, node_b as neighbour_id from distinct_edges
+        union all
+        select node_b as node_id, node_a as neighbour_id from distinct_edges
+        union all
+        select node_id, node_id as neighbour_id from nodes
 
     ),
 

@@ -38,3 +38,8 @@
         and substr({{ a }}, 5, 2) = substr({{ b }}, 7, 2)
         and substr({{ a }}, 7, 2) = substr({{ b }}, 5, 2))
 {%- endmacro %}
+
+{# True when a comparison level is exact or close. #}
+{% macro agrees(level) -%}
+    coalesce({{ level }} in ('exact', 'close'), false)
+{%- endmacro %}

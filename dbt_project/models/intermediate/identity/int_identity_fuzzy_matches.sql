@@ -10,9 +10,9 @@
 -- A pair matches when its score reaches identity_fuzzy_threshold and the fields that
 -- single out a person (birth date, postal code, street, phone, external id) add at
 -- least identity_fuzzy_min_identifying_points: a name and a town, however rare, never
--- merge two people. Nor does a birth date with the name: among a million customers
--- many namesakes share a birthday, so a postal code, street, phone or external id
--- must agree too. Guards against chaining people together:
+-- merge two people. Nor does a birth date or a postal code alone with the name:
+-- among a million customers many namesakes share one, so a street, phone or
+-- external id must agree, or birth date and postal code both. Guards against chaining people together:
 -- a match below identity_fuzzy_strong_threshold is accepted only between components
 -- that are each other's best match, and two components that each hold a shop account
 -- are never merged by fuzzy evidence (one shop customer id per person).
@@ -187,11 +187,13 @@ scored as (
         identifying_points,
         greatest(name_points, swapped_name_points) + place_points + identifying_points
             as match_score,
-        {% for level in ['postal_code_level', 'street_level', 'phone_level', 'external_id_level'] -%}
-            case when {{ level }} in ('exact', 'close') then 1 else 0 end
-            {%- if not loop.last %} + {% endif %}
-        {% endfor -%}
-            as address_or_id_agreements
+        -- What singles out one person among namesakes: a street, phone or external
+        -- id, or a birth date together with a postal code.
+        {{ agrees('street_level') }}
+        or {{ agrees('phone_level') }}
+        or {{ agrees('external_id_level') }}
+        or ({{ agrees('birth_date_level') }} and {{ agrees('postal_code_level') }})
+            as has_singling_evidence
     from weighted
 
 ),
@@ -207,7 +209,7 @@ component_pairs as (
     where
         match_score >= {{ var('identity_fuzzy_threshold') }}
         and identifying_points >= {{ var('identity_fuzzy_min_identifying_points') }}
-        and address_or_id_agreements > 0
+        and has_singling_evidence
     group by least(component_a, component_b), greatest(component_a, component_b)
 
 ),
@@ -247,8 +249,8 @@ component_decisions as (
             when
                 component_pairs.match_score = best_a.best_score
                 or component_pairs.match_score = best_b.best_score
-                then 'accepted_mutual_best'
-            else 'rejected_not_mutual_best'
+                then 'accepted_best_match'
+            else 'rejected_not_best_match'
         end as component_decision
     from component_pairs
     inner join best_per_component as best_a
@@ -273,8 +275,8 @@ final as (
                 scored.identifying_points
                 < {{ var('identity_fuzzy_min_identifying_points') }}
                 then 'rejected_name_only'
-            when scored.address_or_id_agreements = 0
-                then 'rejected_birth_date_only'
+            when not scored.has_singling_evidence
+                then 'rejected_weak_evidence'
             else component_decisions.component_decision
         end as decision
     from scored
