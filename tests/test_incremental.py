@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -14,15 +15,16 @@ import pytest
 from mailroom.dbt_cli import run_dbt
 from mailroom.ingest import ingest_landing
 from mailroom.simulator import generate
-from mailroom.simulator.daily import land_next_day
+from mailroom.simulator.daily import NEW_ID_PREFIX, land_next_day
 from tests.conftest import DEMO_AS_OF
 
 # The event models and everything they read, plus the quarantine and reconciliation.
 SELECTION = ("+int_web_events_enriched", "+quarantined_rows", "+source_reconciliation")
 # Tables compared between the refreshed and the rebuilt warehouse.
+SESSIONIZED = "intermediate.int_web_events_sessionized"
 EVENT_TABLES = (
     "staging.base_web__events",
-    "intermediate.int_web_events_sessionized",
+    SESSIONIZED,
     "intermediate.int_web_events_enriched",
     "staging.base_esp__email_events",
 )
@@ -32,21 +34,28 @@ OTHER_TABLES = (
     "quality.quarantined_rows",
     "quality.source_reconciliation",
 )
-# A page_url no event has: set before the refresh on rows it must not rebuild.
+# The day the new events happen: the last before the as-of date.
+NEW_DAY = DEMO_AS_OF - timedelta(days=1)
+# A value no event has: set before the refresh on rows it must leave alone.
 MARKER = "marked-before-the-refresh"
 
 
 @dataclass(frozen=True)
 class Refresh:
-    """A warehouse refreshed incrementally, the same data rebuilt, and the events
-    marked in between: one of a visitor the new file does not touch, one of a
-    visitor it does."""
+    """A warehouse refreshed incrementally and the same data rebuilt. Before the
+    refresh, three sessionized events were marked: one of a visitor without new
+    events, one of a visitor with new events but before the earliest of them (both
+    must be left alone) and one after it (which must be numbered again)."""
 
     refreshed: Path
     rebuilt: Path
-    next_day: Path
     untouched_event_id: str
-    touched_event_id: str
+    before_new_event_id: str
+    after_new_event_id: str
+
+    @property
+    def kept_event_ids(self) -> tuple[str, str]:
+        return self.untouched_event_id, self.before_new_event_id
 
 
 def _ingest(warehouse: Path, landing: Path) -> None:
@@ -69,55 +78,68 @@ def _build(warehouse: Path, target: Path, *args: str) -> None:
     )
 
 
-def _mark_events(warehouse: Path, next_day: Path) -> tuple[str, str]:
-    """Mark the sessionized row of one event whose visitor has new events in
-    ``next_day`` and one whose visitor has none (and that event's base row too)."""
+def _mark_events(warehouse: Path, next_day: Path) -> tuple[str, str, str]:
+    """Mark the session of three sessionized events (see :class:`Refresh`) and the
+    base row of the untouched one; return their ids."""
     with duckdb.connect(str(warehouse)) as con:
-        touched, untouched = (
+        con.execute(
+            f"""
+            create temp table first_new as
+            select anonymous_id as visitor_key, min(occurred_at::timestamp) as at
+            from read_parquet('{next_day}')
+            where anonymous_id is not null and event_id like '{NEW_ID_PREFIX}%'
+            group by anonymous_id
+            """
+        )
+        untouched, before, after = (
             con.execute(
                 f"""
                 select min(events.event_id)
-                from intermediate.int_web_events_sessionized as events
-                where events.visitor_key {operator} (
-                    select anonymous_id from read_parquet('{next_day}')
-                    where anonymous_id is not null
-                )
+                from {SESSIONIZED} as events
+                left join first_new using (visitor_key)
+                where {condition}
                 """
             ).fetchone()[0]
-            for operator in ("in", "not in")
+            for condition in (
+                "first_new.at is null",
+                "events.occurred_at < first_new.at",
+                "events.occurred_at > first_new.at",
+            )
         )
-        for table, event_ids in (
-            ("intermediate.int_web_events_sessionized", [touched, untouched]),
-            ("staging.base_web__events", [untouched]),
+        for table, column, event_ids in (
+            (SESSIONIZED, "session_id", [untouched, before, after]),
+            ("staging.base_web__events", "page_url", [untouched]),
         ):
             con.execute(
-                f"update {table} set page_url = ? where list_contains(?, event_id)",
+                f"update {table} set {column} = ? where list_contains(?, event_id)",
                 [MARKER, event_ids],
             )
-    return untouched, touched
+    return untouched, before, after
 
 
 @pytest.fixture(scope="module")
 def refresh(tmp_path_factory: pytest.TempPathFactory) -> Refresh:
-    """400 customers built once; then a day of new events (2 % more, some
-    re-delivering an event id) landed, ingested and refreshed; then the same data
-    rebuilt from scratch with --full-refresh in a copy."""
+    """400 customers built once; then a day of new events (2 % more, half of them
+    late among the history, some re-delivering an event id) landed, ingested and
+    refreshed; then the same data rebuilt from scratch with --full-refresh in a
+    copy."""
     home = tmp_path_factory.mktemp("incremental")
     generate(home, customers=400, seed=11, as_of=DEMO_AS_OF)
     warehouse = home / "warehouse.duckdb"
     _ingest(warehouse, home / "landing")
     _build(warehouse, home / "target")
 
-    land_next_day(warehouse, home / "landing", fraction=0.02)
-    next_day = home / "landing" / "web_events" / "next-day.parquet"
-    untouched, touched = _mark_events(warehouse, next_day)
+    land_next_day(warehouse, home / "landing", NEW_DAY, fraction=0.02, late_share=0.5)
+    marked = _mark_events(
+        warehouse, home / "landing" / "web_events" / "next-day.parquet"
+    )
     _ingest(warehouse, home / "landing")
     _build(warehouse, home / "target")
 
     rebuilt = home / "rebuilt.duckdb"
     shutil.copy(warehouse, rebuilt)
     _build(rebuilt, home / "target-rebuilt", "--full-refresh")
-    return Refresh(warehouse, rebuilt, next_day, untouched, touched)
+    return Refresh(warehouse, rebuilt, *marked)
 
 
 @pytest.fixture
@@ -148,28 +170,27 @@ def _differences(con: duckdb.DuckDBPyConnection, table: str, where: str) -> int:
 def test_a_refresh_ends_with_the_tables_a_full_rebuild_makes(
     refresh: Refresh, con: duckdb.DuckDBPyConnection, table: str
 ) -> None:
-    # The marked event is the one row the refresh rightly left alone.
+    # The marked events the refresh rightly left alone are the only difference.
     where = (
-        f"event_id != '{refresh.untouched_event_id}'"
-        if table in EVENT_TABLES
-        else "true"
+        f"event_id not in {refresh.kept_event_ids}" if table in EVENT_TABLES else "true"
     )
     assert con.execute(f"select count(*) from {table}").fetchone()[0] > 0
     assert _differences(con, table, where) == 0
 
 
-def test_a_refresh_rebuilds_only_new_rows_and_the_sessions_of_their_visitors(
+def test_a_refresh_renumbers_only_new_rows_and_the_sessions_after_them(
     refresh: Refresh, con: duckdb.DuckDBPyConnection
 ) -> None:
-    def page_url(table: str, event_id: str) -> str:
+    def value(table: str, column: str, event_id: str) -> str:
         return con.execute(
-            f"select page_url from {table} where event_id = ?", [event_id]
+            f"select {column} from {table} where event_id = ?", [event_id]
         ).fetchone()[0]
 
-    sessionized = "intermediate.int_web_events_sessionized"
-    assert page_url("staging.base_web__events", refresh.untouched_event_id) == MARKER
-    assert page_url(sessionized, refresh.untouched_event_id) == MARKER
-    assert page_url(sessionized, refresh.touched_event_id) != MARKER
+    base = "staging.base_web__events"
+    assert value(base, "page_url", refresh.untouched_event_id) == MARKER
+    for event_id in refresh.kept_event_ids:
+        assert value(SESSIONIZED, "session_id", event_id) == MARKER
+    assert value(SESSIONIZED, "session_id", refresh.after_new_event_id) != MARKER
 
 
 @pytest.mark.parametrize("base", ["base_web__events", "base_esp__email_events"])

@@ -2,14 +2,15 @@
 benchmarks of incremental refreshes.
 
 New events copy a sample of the events already loaded (same visitor, email or
-customer, one minute later, under a new id), so they touch existing people and
-sessions the way a real daily file does, and a few re-deliver an event id loaded
-before, which staging must quarantine as a duplicate. Everything is written by
-DuckDB straight from ``raw.*``: nothing passes through Python memory.
+customer, under a new id, on the new day or late among the history), so they touch
+existing people and sessions the way a real daily file does, and a few re-deliver
+an event id loaded before, which staging must quarantine as a duplicate. Everything
+is written by DuckDB straight from ``raw.*``: nothing passes through Python memory.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -25,12 +26,20 @@ EVENT_SOURCES = {
 NEW_ID_PREFIX = "new-"
 
 
-def _one_minute_later(column: str) -> str:
-    """SQL: an ISO 8601 UTC timestamp text one minute after ``column``."""
-    return (
-        f"strftime(try_cast({column} as timestamp) + interval 1 minute, "
-        "'%Y-%m-%dT%H:%M:%SZ')"
-    )
+def _new_time(column: str, key: str, day: date, late_share: float) -> str:
+    """SQL: the ISO 8601 UTC time of a new event copied from one at ``column``: the
+    same time of day on ``day``, or, for ``late_share`` of them (by hash of the id),
+    one minute after it (a late event, landing among the visitor's history)."""
+    original = f"try_cast({column} as timestamp)"
+    return f"""strftime(
+        case
+            when hash({key}) % 10000 < {round(late_share * 10000)}
+                then {original} + interval 1 minute
+            else cast('{day.isoformat()}' as timestamp)
+                + ({original} - date_trunc('day', {original}))
+        end,
+        '%Y-%m-%dT%H:%M:%SZ'
+    )"""
 
 
 def _copy(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> int:
@@ -54,16 +63,18 @@ def _sample(source: str, size: str, seed: int) -> str:
 def land_next_day(
     warehouse: Path,
     landing: Path,
+    day: date,
     fraction: float = 0.01,
+    late_share: float = 0.0,
     seed: int = 1,
     name: str = "next-day",
 ) -> dict[str, int]:
     """Write ``landing/<source>/<name>.parquet`` with about ``fraction`` new events.
 
     For web events, email events and orders (with their order lines): a sample of
-    ``fraction`` of the loaded rows under new ids, one minute later, plus one row per
-    hundred that re-delivers an id already loaded. Returns the rows written per
-    source. The warehouse is only read.
+    ``fraction`` of the loaded rows under new ids, happening on ``day`` (or late, see
+    ``_new_time``), plus one row per hundred that re-delivers an id already loaded.
+    Returns the rows written per source. The warehouse is only read.
     """
     written = {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -72,7 +83,7 @@ def land_next_day(
             new_rows = f"""
                 select * replace (
                     '{NEW_ID_PREFIX}' || {key} as {key},
-                    {_one_minute_later(timestamp)} as {timestamp}
+                    {_new_time(timestamp, key, day, late_share)} as {timestamp}
                 )
                 from ({_sample(source, f"{fraction * 100:.6f} percent", seed)})
             """
