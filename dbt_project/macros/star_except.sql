@@ -16,22 +16,45 @@
     {{ return(columns | join(',\n    ')) }}
 {%- endmacro %}
 
-{# The valid rows of a base model: every column but the quarantine reason. #}
+{#
+    The valid rows of a base model: every column but the quarantine reason. Built
+    incrementally (a table on PostgreSQL), it adds the rows loaded since its last run.
+#}
 {% macro staged_rows(base_model) -%}
 select {{ mailroom.star_except(ref(base_model), ['quarantine_reason']) }}
 from {{ ref(base_model) }}
-where quarantine_reason is null
+where quarantine_reason is null and {{ mailroom.is_new_load('loaded_at') }}
 {%- endmacro %}
 
 {#
     Quarantines all but one valid row of each key: the first delivered (keep='first',
     for facts re-delivered as exact copies) or the last (keep='last', for entities
     whose later rows are updates). Rows quarantined for another reason keep it.
+
+    In an incremental run `rows` names the CTE of the new rows: a key the model
+    already holds as a valid row was delivered first, in an earlier file, so the new
+    row is the duplicate. (Only keep='first' can be built so: a later update would
+    have to un-quarantine the row it replaces.)
 #}
-{% macro dedupe_reason(key, reason, duplicate_reason, keep='first') -%}
+{% macro dedupe_reason(key, reason, duplicate_reason, keep='first', rows=none) -%}
     {%- set direction = 'asc' if keep == 'first' else 'desc' -%}
+    {%- if is_incremental() and (keep != 'first' or rows is none) -%}
+        {{ exceptions.raise_compiler_error(
+            "dedupe_reason: an incremental model keeps the first row of a key "
+            ~ "and names the CTE of its new rows (rows=...)"
+        ) }}
+    {%- endif -%}
     case
         when {{ reason }} is not null then {{ reason }}
+        {%- if is_incremental() %}
+        when {{ key }} in (
+            select earlier.{{ key }}
+            from {{ this }} as earlier
+            inner join {{ rows }} as batch
+                on earlier.{{ key }} = batch.{{ key }}
+            where earlier.quarantine_reason is null
+        ) then '{{ duplicate_reason }}'
+        {%- endif %}
         when row_number() over (
             partition by {{ key }}, ({{ reason }} is null)
             order by

@@ -1,8 +1,13 @@
+-- An incremental table: order lines only ever grow, so each run types and
+-- checks only the rows of files loaded since the last (see macros/incremental).
+{{ append_only_config() }}
+
 with
 
 source as (
 
     select * from {{ source('raw', 'order_items') }}
+    where {{ is_new_load('_loaded_at') }}
 
 ),
 

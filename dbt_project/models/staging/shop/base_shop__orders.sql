@@ -1,8 +1,13 @@
+-- An incremental table: orders only ever grow, so each run types and
+-- checks only the rows of files loaded since the last (see macros/incremental).
+{{ append_only_config() }}
+
 with
 
 source as (
 
     select * from {{ source('raw', 'orders') }}
+    where {{ is_new_load('_loaded_at') }}
 
 ),
 
@@ -74,7 +79,9 @@ final as (
         file_name,
         file_row_number,
         loaded_at,
-        {{ dedupe_reason('order_id', 'row_reason', 'duplicate_order_id') }}
+        {{ dedupe_reason(
+            'order_id', 'row_reason', 'duplicate_order_id', rows='checked'
+        ) }}
             as quarantine_reason
 
     from checked

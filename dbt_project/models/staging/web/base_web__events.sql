@@ -1,12 +1,14 @@
--- A table, not a view: event sources are the largest, and both the staged model and
--- the quarantine read this one, so the typing and de-duplication run once.
-{{ config(materialized='table') }}
+-- An incremental table: event sources are the largest, and both the staged model and
+-- the quarantine read this one, so the typing and de-duplication run once, and each
+-- run adds only the rows of files loaded since the last (see macros/incremental).
+{{ append_only_config() }}
 
 with
 
 source as (
 
     select * from {{ source('raw', 'web_events') }}
+    where {{ is_new_load('_loaded_at') }}
 
 ),
 
@@ -78,7 +80,9 @@ final as (
         file_name,
         file_row_number,
         loaded_at,
-        {{ dedupe_reason('event_id', 'row_reason', 'duplicate_event_id') }}
+        {{ dedupe_reason(
+            'event_id', 'row_reason', 'duplicate_event_id', rows='checked'
+        ) }}
             as quarantine_reason
 
     from checked

@@ -1,0 +1,111 @@
+"""Time a full dbt build against the daily refresh after about 1 % new events.
+
+    .venv/bin/python bench/incremental.py --customers 100000
+
+Generates N simulated customers, ingests them and times `dbt build` (every model,
+seed and test but the personalization marts, which need the ML stage) from an
+empty warehouse. Then lands a day of new events (`land_next_day`: --fraction of the
+web events, email events and orders, on the day before the as-of date, --late-share
+of them late among the history, a few re-delivering ids), ingests it and times
+the same `dbt build` again, which now takes the incremental models' incremental
+path. Prints both, their ratio (target: at most 0.10), and the same for the
+event-grain models alone, from dbt's run_results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from mailroom.dbt_cli import run_dbt
+from mailroom.ingest import ingest_landing
+from mailroom.simulator import generate
+from mailroom.simulator.daily import land_next_day
+
+AS_OF = date(2026, 11, 1)
+# The models built incrementally (their incremental path is what the refresh runs).
+EVENT_MODELS = (
+    "base_web__events",
+    "base_esp__email_events",
+    "base_shop__orders",
+    "base_shop__order_items",
+    "int_web_events_sessionized",
+)
+
+
+def _ingest(warehouse: Path, landing: Path) -> float:
+    started = time.perf_counter()
+    with duckdb.connect(str(warehouse)) as con:
+        ingest_landing(con, landing)
+    return time.perf_counter() - started
+
+
+def _build(warehouse: Path, target: Path) -> tuple[float, float]:
+    """Seconds of `dbt build`, and the seconds dbt spent in the event models."""
+    started = time.perf_counter()
+    run_dbt(
+        "build",
+        "--exclude",
+        "tag:after_ml",
+        warehouse=warehouse,
+        as_of=AS_OF.isoformat(),
+        target_path=target,
+    )
+    seconds = time.perf_counter() - started
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    events = sum(
+        result["execution_time"]
+        for result in results
+        if result["unique_id"].split(".")[-1] in EVENT_MODELS
+    )
+    return seconds, events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--fraction", type=float, default=0.01)
+    parser.add_argument(
+        "--late-share",
+        type=float,
+        default=0.01,
+        help="share of the new events that arrive late, among the history",
+    )
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--home", type=Path, help="work folder (default: a temp dir)")
+    args = parser.parse_args()
+    home = args.home or Path(tempfile.mkdtemp(prefix="mailroom-incremental-"))
+    warehouse, landing = home / "warehouse.duckdb", home / "landing"
+    print(f"customers: {args.customers:,}  work folder: {home}", flush=True)
+
+    generate(home, customers=args.customers, seed=args.seed, as_of=AS_OF)
+    print(f"ingest (all files)       {_ingest(warehouse, landing):8.1f} s", flush=True)
+    full, full_events = _build(warehouse, home / "target-full")
+    print(f"dbt build (full)         {full:8.1f} s", flush=True)
+
+    written = land_next_day(
+        warehouse,
+        landing,
+        AS_OF - timedelta(days=1),
+        fraction=args.fraction,
+        late_share=args.late_share,
+    )
+    print("new rows: " + ", ".join(f"{k} {v:,}" for k, v in written.items()))
+    print(f"ingest (new files)       {_ingest(warehouse, landing):8.1f} s", flush=True)
+    refresh, refresh_events = _build(warehouse, home / "target-refresh")
+    print(f"dbt build (incremental)  {refresh:8.1f} s")
+    print(f"ratio incremental/full   {refresh / full:8.3f}  (target <= 0.10)")
+    print(
+        f"event models: full {full_events:.1f} s, incremental {refresh_events:.1f} s, "
+        f"ratio {refresh_events / full_events:.3f} (dbt's model seconds, all threads)"
+    )
+
+
+if __name__ == "__main__":
+    main()
