@@ -14,6 +14,7 @@ Nothing is silently rewritten: an address on a likely misspelt common domain
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import email_validator
 import phonenumbers
@@ -98,6 +99,7 @@ def check_email(value: str) -> EmailCheck:
     )
 
 
+@lru_cache(maxsize=65_536)
 def suggest_domain(domain: str) -> str | None:
     """The common domain that ``domain`` is probably a misspelling of, or None.
 
