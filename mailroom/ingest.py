@@ -323,7 +323,8 @@ def check_new_values(
         emails = _append_checks(con, EMAIL_CHECKS, [check_email(v) for (v,) in values])
     if {"phone", "country"} <= columns:
         pairs = con.fetchall(
-            f"select distinct delivered.phone, delivered.country "
+            # A missing country and an empty one are the same to the staging join.
+            f"select distinct delivered.phone, coalesce(delivered.country, '') "
             f"from {RAW_SCHEMA}.{source_name} as delivered "
             f"where {where} and trim(delivered.phone) <> '' "
             f"and not exists (select 1 from {RAW_SCHEMA}.{PHONE_CHECKS} as checks "
