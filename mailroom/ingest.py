@@ -1,11 +1,16 @@
 """Load landing files into ``raw.<source>``, each file once, exactly as delivered.
 
 Every value is stored as text, as it was in the file, next to load metadata
-(``_file_name``, ``_row_number``, ``_loaded_at``, ``_file_checksum``). Typing and
+(``_file_name``, ``_row_number``, ``_loaded_at``, ``_file_checksum``). Typing and most
 validation are dbt's job; this step only refuses what cannot be loaded at all: a file
 that cannot be read, or that lacks a required column, is refused whole with a one-line
 message naming the file and the column, and the other files still load. A ledger
 (``raw._file_loads``) makes re-runs load nothing twice.
+
+One check is made here rather than in dbt, because SQL is the wrong tool for it:
+each distinct email and (phone, country) pair of a loaded file is validated once with
+email-validator and phonenumbers (:mod:`mailroom.validation`), and the verdicts are
+appended to ``raw._email_checks`` and ``raw._phone_checks``, which staging joins.
 
 Files are streamed batch by batch, so memory stays flat whatever their size. The
 warehouse is a :class:`Destination`: DuckDB (the embedded default, here) or PostgreSQL
