@@ -1,6 +1,7 @@
 """Load-time verdicts reach dbt staging: invalid emails are nulled or quarantined with
 their reason, misspelt domains flagged, phones given in E.164, dates before the
-business and outlying amounts caught; raw still reconciles with staged + quarantined."""
+business, outlying amounts and orphan lines caught; raw still reconciles with staged
+plus quarantined."""
 
 from __future__ import annotations
 
@@ -33,6 +34,11 @@ LANDING = {
         "o90,c3,,2024-04-01,48000",
         "o91,c3,,1998-04-01,45",
     ],
+    "order_items/a.csv": [
+        "order_id,product_id,quantity,unit_price",
+        "o1,p1,1,41.50",
+        "o404,p1,1,10",
+    ],
 }
 
 
@@ -49,7 +55,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dbt(
         "build",
         "--select",
-        "+source_reconciliation +amount_outliers",
+        "+source_reconciliation +amount_outliers +orphan_rows",
         warehouse=warehouse,
         as_of="2026-11-01",
         target_path=home / "target",
@@ -112,3 +118,12 @@ def test_raw_reconciles_with_staged_and_quarantined(warehouse: Path) -> None:
         "from quality.source_reconciliation",
     ):
         assert raw == staged + quarantined, source
+
+
+def test_items_of_unknown_orders_are_flagged_not_quarantined(warehouse: Path) -> None:
+    rows = _rows(
+        warehouse,
+        "select source_name, foreign_key, orphan_reason from quality.orphan_rows",
+    )
+    # No products were delivered: unknown products are not checked at all.
+    assert rows == [("order_items", "o404", "unknown_order_id")]
