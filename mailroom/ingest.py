@@ -1,11 +1,16 @@
 """Load landing files into ``raw.<source>``, each file once, exactly as delivered.
 
 Every value is stored as text, as it was in the file, next to load metadata
-(``_file_name``, ``_row_number``, ``_loaded_at``, ``_file_checksum``). Typing and
+(``_file_name``, ``_row_number``, ``_loaded_at``, ``_file_checksum``). Typing and most
 validation are dbt's job; this step only refuses what cannot be loaded at all: a file
 that cannot be read, or that lacks a required column, is refused whole with a one-line
 message naming the file and the column, and the other files still load. A ledger
 (``raw._file_loads``) makes re-runs load nothing twice.
+
+One check is made here rather than in dbt, because SQL is the wrong tool for it:
+each distinct email and (phone, country) pair of a loaded file is validated once with
+email-validator and phonenumbers (:mod:`mailroom.validation`), and the verdicts are
+appended to ``raw._email_checks`` and ``raw._phone_checks``, which staging joins.
 
 Files are streamed batch by batch, so memory stays flat whatever their size. The
 warehouse is a :class:`Destination`: DuckDB (the embedded default, here) or PostgreSQL
@@ -31,6 +36,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from mailroom.contract import FILE_SUFFIXES, SOURCES, Source
+from mailroom.validation import check_email, check_phone
 
 RAW_SCHEMA = "raw"
 LEDGER = "_file_loads"
@@ -41,6 +47,34 @@ METADATA_COLUMNS = {
     "_file_checksum": "varchar",
 }
 BATCH_ROWS = 250_000
+# Verdicts on each distinct email and (phone, country) value ever loaded, made once
+# in Python (mailroom.validation) and joined by dbt staging.
+EMAIL_CHECKS = "_email_checks"
+PHONE_CHECKS = "_phone_checks"
+ARROW_TYPES = {
+    "varchar": pa.string(),
+    "boolean": pa.bool_(),
+    "timestamp": pa.timestamp("us"),
+}
+CHECK_TABLES = {
+    EMAIL_CHECKS: {
+        "email_raw": "varchar",
+        "email_normalized": "varchar",
+        "is_valid": "boolean",
+        "problem": "varchar",
+        "detail": "varchar",
+        "suggested_email": "varchar",
+        "checked_at": "timestamp",
+    },
+    PHONE_CHECKS: {
+        "phone_raw": "varchar",
+        "country_raw": "varchar",
+        "phone_e164": "varchar",
+        "is_valid": "boolean",
+        "problem": "varchar",
+        "checked_at": "timestamp",
+    },
+}
 
 # How each contract type is checked at load time; staging applies the same casts.
 TYPE_CHECKS = {
@@ -209,7 +243,11 @@ def ingest_landing(
     warehouse = (
         DuckDBDestination(con) if isinstance(con, duckdb.DuckDBPyConnection) else con
     )
-    ensure_raw_tables(warehouse)
+    if ensure_raw_tables(warehouse):
+        # The lookups are new in a warehouse loaded before they existed: check what
+        # is already there, so staging finds a verdict for every value.
+        for source in SOURCES.values():
+            check_new_values(warehouse, source.name)
     report = IngestReport()
     for source in SOURCES.values():
         for path in _landing_files(landing / source.name):
@@ -224,13 +262,18 @@ def ingest_landing(
     return report
 
 
-def ensure_raw_tables(con: Destination) -> None:
-    """Create the raw schema, the ledger and one table per source with its columns.
+def ensure_raw_tables(con: Destination) -> bool:
+    """Create the raw schema, the ledger, the check lookups and one table per source
+    with its columns; True when the lookups were created just now.
 
     Every source gets its table even before any file arrives, so that dbt can build
     when only ``orders`` is delivered.
     """
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
+    existing = _raw_columns(con, EMAIL_CHECKS)
+    for table, columns in CHECK_TABLES.items():
+        typed = ", ".join(f"{name} {type_}" for name, type_ in columns.items())
+        con.execute(f"create table if not exists {RAW_SCHEMA}.{table} ({typed})")
     con.execute(
         f"""
         create table if not exists {RAW_SCHEMA}.{LEDGER} (
@@ -246,6 +289,75 @@ def ensure_raw_tables(con: Destination) -> None:
             f"create table if not exists {RAW_SCHEMA}.{source.name} "
             f"({', '.join(columns)})"
         )
+    return not existing
+
+
+def _raw_columns(con: Destination, table: str) -> set[str]:
+    """The column names of ``raw.<table>``; empty when it does not exist."""
+    return {
+        row[0]
+        for row in con.fetchall(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ?",
+            [RAW_SCHEMA, table],
+        )
+    }
+
+
+def check_new_values(
+    con: Destination, source_name: str, file_name: str | None = None
+) -> tuple[int, int]:
+    """Validate the emails and (phone, country) pairs of ``raw.<source_name>`` (of
+    one loaded file, or all rows) that have no verdict yet, and append the verdicts.
+
+    The warehouse finds the distinct unchecked values, so each value is validated
+    once however many rows and files repeat it. Returns (emails, phones) checked.
+    """
+    columns = _raw_columns(con, source_name)
+    where = "delivered._file_name = ?" if file_name else "true"
+    params = [file_name] if file_name else []
+    emails = phones = 0
+    if "email" in columns:
+        values = con.fetchall(
+            f"select distinct delivered.email from {RAW_SCHEMA}.{source_name} "
+            f"as delivered where {where} and trim(delivered.email) <> '' "
+            f"and not exists (select 1 from {RAW_SCHEMA}.{EMAIL_CHECKS} as checks "
+            "where checks.email_raw = delivered.email)",
+            params,
+        )
+        emails = _append_checks(con, EMAIL_CHECKS, [check_email(v) for (v,) in values])
+    if {"phone", "country"} <= columns:
+        pairs = con.fetchall(
+            # A missing country and an empty one are the same to the staging join.
+            f"select distinct delivered.phone, coalesce(delivered.country, '') "
+            f"from {RAW_SCHEMA}.{source_name} as delivered "
+            f"where {where} and trim(delivered.phone) <> '' "
+            f"and not exists (select 1 from {RAW_SCHEMA}.{PHONE_CHECKS} as checks "
+            "where checks.phone_raw = delivered.phone "
+            "and coalesce(checks.country_raw, '') = coalesce(delivered.country, ''))",
+            params,
+        )
+        phones = _append_checks(
+            con, PHONE_CHECKS, [check_phone(phone, country) for phone, country in pairs]
+        )
+    return emails, phones
+
+
+def _append_checks(con: Destination, table: str, checks: list) -> int:
+    """Append verdicts (dataclasses named like the table's columns) in batches."""
+    checked_at = datetime.now(UTC).replace(tzinfo=None)
+    schema = pa.schema(
+        (name, ARROW_TYPES[type_]) for name, type_ in CHECK_TABLES[table].items()
+    )
+    for start in range(0, len(checks), BATCH_ROWS):
+        chunk = checks[start : start + BATCH_ROWS]
+        # Every column is a field of the verdicts, except checked_at.
+        columns = {
+            name: [getattr(check, name, checked_at) for check in chunk]
+            for name in schema.names
+        }
+        con.append(f"{RAW_SCHEMA}.{table}", pa.RecordBatch.from_pydict(columns, schema))
+    return len(checks)
 
 
 def _landing_files(folder: Path) -> list[Path]:
@@ -312,14 +424,7 @@ def _insert_file(
     rows = 0
     con.begin()
     try:
-        known = {
-            row[0]
-            for row in con.fetchall(
-                "select column_name from information_schema.columns "
-                "where table_schema = ? and table_name = ?",
-                [RAW_SCHEMA, source.name],
-            )
-        }
+        known = _raw_columns(con, source.name)
         for batch in _read_batches(path, source, display):
             for name in batch.schema.names:
                 if name not in known:
@@ -337,6 +442,7 @@ def _insert_file(
             )
             checker.check(batch)
             con.append(table, batch)
+        check_new_values(con, source.name, path.name)
         con.commit()
     except _Refusal:
         con.rollback()

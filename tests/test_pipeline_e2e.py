@@ -168,6 +168,36 @@ def test_unknown_products_in_web_events_are_flagged(
     assert flags == [(False,)]
 
 
+@pytest.mark.parametrize(
+    ("source", "staged_model"),
+    [("order_items", "stg_shop__order_items"), ("web_events", "stg_web__events")],
+)
+def test_unknown_products_are_listed_as_orphans(
+    demo_run: Settings,
+    warehouse: duckdb.DuckDBPyConnection,
+    source: str,
+    staged_model: str,
+) -> None:
+    # Rows quarantined for another reason (a duplicate event id) are not staged.
+    injected, listed = warehouse.execute(
+        f"""
+        select count(*), count(orphans.source_name)
+        from {_truth(demo_run, "defects")} as defects
+        inner join staging.{staged_model} as staged
+            on staged.file_name = defects.file_name
+            and staged.file_row_number = defects.row_number
+        left join quality.orphan_rows as orphans
+            on orphans.source_name = defects.source
+            and orphans.file_name = defects.file_name
+            and orphans.file_row_number = defects.row_number
+            and orphans.orphan_reason = 'unknown_product_id'
+        where defects.source = ? and defects.defect = 'unknown_product_id'
+        """,
+        [source],
+    ).fetchone()
+    assert injected > 0 and listed == injected
+
+
 def test_nobody_without_consent_is_in_the_outbox(
     demo_run: Settings, warehouse: duckdb.DuckDBPyConnection
 ) -> None:

@@ -143,6 +143,22 @@ def test_ingestion_ledger_and_raw_rows_match_duckdb(builds: Builds) -> None:
     assert rows[0] == rows[1]
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select email_raw, email_normalized, is_valid, problem, suggested_email "
+        "from raw._email_checks",
+        "select phone_raw, country_raw, phone_e164, is_valid, problem "
+        "from raw._phone_checks",
+    ],
+    ids=["emails", "phones"],
+)
+def test_load_time_verdicts_match_duckdb(builds: Builds, sql: str) -> None:
+    in_duckdb, in_postgres = _both(builds, sql)
+    assert sorted(in_postgres, key=repr) == sorted(in_duckdb, key=repr)
+    assert in_postgres
+
+
 def test_mailroom_ingest_postgres_loads_nothing_twice(
     builds: Builds, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
@@ -186,8 +202,18 @@ def test_incremental_models_rerun_in_place_on_postgres(
         "select source_name, quarantine_reason, count(*) from quality.quarantined_rows "
         "group by source_name, quarantine_reason order by 1, 2",
         "select customer_id from marts.dim_customers order by customer_id",
+        "select source_name, outlier_reason, count(*) from quality.amount_outliers "
+        "group by source_name, outlier_reason order by 1, 2",
     ],
-    ids=["customers", "orders", "rfm_segments", "segments", "quarantine", "ids"],
+    ids=[
+        "customers",
+        "orders",
+        "rfm_segments",
+        "segments",
+        "quarantine",
+        "ids",
+        "amount_outliers",
+    ],
 )
 def test_marts_match_the_duckdb_build(builds: Builds, sql: str) -> None:
     in_duckdb, in_postgres = _both(builds, sql)

@@ -9,19 +9,79 @@
 {%- endmacro %}
 
 {#
-    A usable normalized (lower-case) email address: passes a syntax screen (one @, a
-    local part of the usual characters, a dotted domain ending in a 2+ letter
-    top-level domain) and is not a placeholder on the identity blocklist.
+    A usable normalized (lower-case) email address: email-validator accepted it at
+    load time (raw._email_checks, written by ingestion; see mailroom/validation.py)
+    and it is not a placeholder on the identity blocklist. For models that do not
+    join the lookup; those that do use checked_email().
 #}
 {% macro is_valid_email(column) -%}
     coalesce(
-        {{ mailroom.regex_full_match(
-            column,
-            "[a-z0-9._%+''-]+@[a-z0-9-]+([.][a-z0-9-]+)*[.][a-z]{2,}"
-        ) }}
+        {{ column }} in (
+            select email_normalized from {{ source('raw', '_email_checks') }}
+            where is_valid
+        )
         and not {{ mailroom.is_blocklisted('email', column) }},
         false
     )
+{%- endmacro %}
+
+{#
+    The rows of a raw source that holds email, phone and country, with the load-time
+    verdicts on its email (raw._email_checks) and its (phone, country) pair
+    (raw._phone_checks): see contact_check_columns(). Each lookup holds one row per delivered
+    value, so the join keeps one row per raw row.
+#}
+{% macro with_contact_checks(relation) -%}
+    select
+        delivered.*,
+        email_checks.email_normalized as checked_email,
+        email_checks.is_valid as is_checked_email_valid,
+        email_checks.problem as checked_email_problem,
+        email_checks.suggested_email as checked_suggested_email,
+        phone_checks.phone_e164,
+        phone_checks.problem as phone_problem
+
+    from {{ relation }} as delivered
+    left join {{ source('raw', '_email_checks') }} as email_checks
+        on delivered.email = email_checks.email_raw
+    left join {{ source('raw', '_phone_checks') }} as phone_checks
+        on delivered.phone = phone_checks.phone_raw
+        and coalesce(delivered.country, '') = coalesce(phone_checks.country_raw, '')
+{%- endmacro %}
+
+{# The columns with_contact_checks() adds, for a staging model's select list. #}
+{% macro contact_check_columns() -%}
+    checked_email,
+    is_checked_email_valid,
+    checked_email_problem,
+    checked_suggested_email,
+    phone_e164,
+    phone_problem
+{%- endmacro %}
+
+{# True when the checked email of with_contact_checks() may be used. #}
+{% macro is_checked_email_usable() -%}
+    coalesce(
+        is_checked_email_valid
+        and not {{ mailroom.is_blocklisted('email', 'checked_email') }},
+        false
+    )
+{%- endmacro %}
+
+{#
+    Why a delivered email is not used, or is doubtful (null: used, no doubt):
+    invalid_email, blocklisted_email, unchecked_email (no verdict: the raw row did
+    not come through ingestion) or email_domain_typo (used, but flagged).
+#}
+{% macro email_problem(delivered_email) -%}
+    case
+        when {{ delivered_email }} is null then null
+        when is_checked_email_valid is null then 'unchecked_email'
+        when not is_checked_email_valid then 'invalid_email'
+        when {{ mailroom.is_blocklisted('email', 'checked_email') }}
+            then 'blocklisted_email'
+        else checked_email_problem
+    end
 {%- endmacro %}
 
 {# An identifier as delivered, trimmed; empty or blocklisted values are null. #}
@@ -37,6 +97,11 @@
     {{ timestamp_column }} > {{ dbt.dateadd(
         'day', var('future_tolerance_days'), loaded_at_column
     ) }}
+{%- endmacro %}
+
+{# True for a timestamp before the business existed (var business_started_on). #}
+{% macro is_before_business(timestamp_column) -%}
+    {{ timestamp_column }} < cast('{{ var("business_started_on") }}' as timestamp)
 {%- endmacro %}
 
 {#

@@ -39,6 +39,7 @@ checked as (
             when captured_at_text is null then 'missing_captured_at'
             when captured_at is null then 'invalid_captured_at'
             when {{ is_future('captured_at') }} then 'future_captured_at'
+            when {{ is_before_business('captured_at') }} then 'pre_business_captured_at'
         end as quarantine_reason
 
     from renamed

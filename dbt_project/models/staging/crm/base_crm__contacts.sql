@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'crm_contacts') }}
+    {{ with_contact_checks(source('raw', 'crm_contacts')) }}
 
 ),
 
@@ -10,7 +10,8 @@ renamed as (
 
     select
         {{ clean_identifier('contact_id', 'contact_id') }} as contact_id,
-        {{ normalize_email('email') }} as email,
+        {{ normalize_email('email') }} as email_as_delivered,
+        {{ contact_check_columns() }},
         {{ clean_text('first_name') }} as first_name,
         {{ clean_text('last_name') }} as last_name,
         {{ clean_text('phone') }} as phone,
@@ -38,12 +39,14 @@ checked as (
 
     select
         *,
-        {{ is_valid_email('email') }} as is_email_valid,
+        {{ is_checked_email_usable() }} as is_email_valid,
+        {{ email_problem('email_as_delivered') }} as email_problem,
         case
             when contact_id is null then 'missing_contact_id'
             when created_at_text is not null and created_at is null
                 then 'invalid_created_at'
             when {{ is_future('created_at') }} then 'future_created_at'
+            when {{ is_before_business('created_at') }} then 'pre_business_created_at'
         end as row_reason
 
     from renamed
@@ -54,10 +57,14 @@ final as (
 
     select
         contact_id,
-        case when is_email_valid then email end as email,
+        case when is_email_valid then checked_email end as email,
         first_name,
         last_name,
         phone,
+        phone_e164,
+        email_problem,
+        case when is_email_valid then checked_suggested_email end as suggested_email,
+        phone_problem,
         gender,
         street,
         city,
@@ -65,6 +72,7 @@ final as (
         country,
         loyalty_tier,
         is_email_valid,
+        coalesce(email_problem = 'email_domain_typo', false) as has_email_domain_typo,
         external_id,
         birth_date,
         -- The digits of the birth date as delivered: compared by edit distance in

@@ -30,6 +30,7 @@ checked as (
         case
             when campaign_id is null then 'missing_campaign_id'
             when sent_at_text is not null and sent_at is null then 'invalid_sent_at'
+            when {{ is_before_business('sent_at') }} then 'pre_business_sent_at'
         end as row_reason
 
     from renamed

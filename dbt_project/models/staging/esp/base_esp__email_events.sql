@@ -45,6 +45,7 @@ checked as (
             when occurred_at_text is null then 'missing_occurred_at'
             when occurred_at is null then 'invalid_occurred_at'
             when {{ is_future('occurred_at') }} then 'future_occurred_at'
+            when {{ is_before_business('occurred_at') }} then 'pre_business_occurred_at'
             when event_type is null then 'missing_event_type'
             when event_type not in (
                 'sent', 'delivered', 'open', 'click', 'bounce', 'unsubscribe',

@@ -50,6 +50,7 @@ checked as (
             when ordered_at_text is null then 'missing_ordered_at'
             when ordered_at is null then 'invalid_ordered_at'
             when {{ is_future('ordered_at') }} then 'future_ordered_at'
+            when {{ is_before_business('ordered_at') }} then 'pre_business_ordered_at'
             when total_amount_text is null then 'missing_total_amount'
             when total_amount is null then 'invalid_total_amount'
             when order_status not in ('placed', 'cancelled', 'refunded')
