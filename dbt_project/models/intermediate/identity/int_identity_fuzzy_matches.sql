@@ -12,9 +12,11 @@
 -- least identity_fuzzy_min_identifying_points: a name and a town, however rare, never
 -- merge two people. Nor does a birth date or a postal code alone with the name:
 -- among a million customers many namesakes share one, so a street, phone or
--- external id must agree, or birth date and postal code both. Guards against chaining people together:
--- a match below identity_fuzzy_strong_threshold is accepted only between components
--- that are each other's best match, and two components that each hold a shop account
+-- external id must agree, or birth date and postal code both.
+--
+-- Guards against chaining people together: a match below
+-- identity_fuzzy_strong_threshold is accepted only when it is the best match of at
+-- least one of its two components, and two components that each hold a shop account
 -- are never merged by fuzzy evidence (one shop customer id per person).
 
 {%- set weights = var('identity_fuzzy_weights') %}
