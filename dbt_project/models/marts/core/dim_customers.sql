@@ -56,8 +56,8 @@ people as (
 
 ),
 
--- Survivorship: names and phone from the latest shop account, else the latest CRM
--- contact.
+-- Survivorship: names and phone from the record with the most complete name; among
+-- equals the shop account, else the latest CRM contact.
 profiles as (
 
     select
@@ -95,7 +95,10 @@ profiles_ranked as (
         row_number() over (
             partition by customer_id
             order by
-                case when first_name is not null then 0 else 1 end,
+                -- The most complete name first, then the shop account, then the
+                -- latest record.
+                case when first_name is not null then 1 else 0 end
+                + case when last_name is not null then 1 else 0 end desc,
                 source_priority asc,
                 updated_at desc nulls last
         ) as profile_rank
