@@ -42,7 +42,6 @@ records as (
         cast(null as {{ dbt.type_string() }}) as street,
         cast(null as {{ dbt.type_string() }}) as city,
         phone,
-        email,
         cast(null as {{ dbt.type_string() }}) as external_id
     from shop_customers
 
@@ -58,7 +57,6 @@ records as (
         street,
         city,
         phone,
-        email,
         external_id
     from crm_contacts
 
@@ -79,7 +77,6 @@ final as (
         regexp_replace(coalesce(records.street, ''), '[^0-9]', '', 'g') as house_number,
         nullif(lower(trim(records.city)), '') as city_key,
         {{ phone_key('records.phone') }} as phone_key,
-        nullif({{ dbt.split_part('records.email', "'@'", 1) }}, '') as email_local_part,
         records.external_id
 
     from records
