@@ -1,6 +1,8 @@
 """Keeping the data fresh without anyone pressing a button: a daily schedule for the
-full refresh, a sensor that starts a run when new landing files arrive, and one that
-starts a real-time refresh as soon as a cart posted through the intake is abandoned."""
+full refresh, a sensor that starts a run when new landing files arrive, one that
+starts a real-time refresh as soon as a cart posted through the intake is abandoned,
+and one that fails the freshness checks of marts and outbox gone stale
+(orchestration/freshness.py)."""
 
 import json
 from datetime import UTC, datetime

@@ -17,6 +17,7 @@ from orchestration.automation import (
     elapsed_cart_windows,
     new_landing_files,
 )
+from orchestration.freshness import mart_freshness_checks, stale_marts
 from orchestration.jobs import full_refresh, realtime_refresh
 from orchestration.project import DBT_EXECUTABLE, mailroom_dbt_project
 from orchestration.resources import MailroomDbtCli, MailroomResource
@@ -30,10 +31,10 @@ defs = Definitions(
         mailroom_dbt_personalization,
         email_payloads,
     ],
-    asset_checks=[outbox_has_consent_for_every_recipient],
+    asset_checks=[outbox_has_consent_for_every_recipient, *mart_freshness_checks],
     jobs=[full_refresh, realtime_refresh],
     schedules=[daily_refresh],
-    sensors=[new_landing_files, elapsed_cart_windows],
+    sensors=[new_landing_files, elapsed_cart_windows, stale_marts],
     resources={
         "dbt": MailroomDbtCli(
             project_dir=mailroom_dbt_project, dbt_executable=str(DBT_EXECUTABLE)

@@ -6,11 +6,16 @@ from dagster_dbt import get_asset_key_for_model
 from mailroom.ingest import RAW_SCHEMA
 from orchestration.assets.dbt import mailroom_dbt_personalization
 from orchestration.assets.emails import email_payloads
+from orchestration.freshness import mart_freshness_checks
 from orchestration.project import INGESTION_GROUP, ML_GROUP
+
+# Freshness checks would pass by definition at the end of the run that refreshed
+# their asset: the stale_marts sensor evaluates them between runs.
+_FRESHNESS = AssetSelection.checks(*mart_freshness_checks)
 
 full_refresh = define_asset_job(
     "full_refresh",
-    selection=AssetSelection.all(),
+    selection=AssetSelection.all() - _FRESHNESS,
     description="Load new landing files, rebuild every model, predict and render.",
 )
 
@@ -32,7 +37,7 @@ realtime_refresh = define_asset_job(
     "realtime_refresh",
     selection=AssetSelection.groups(INGESTION_GROUP)
     | _EVENT_DRIVEN
-    | AssetSelection.assets(email_payloads),
+    | AssetSelection.assets(email_payloads) - _FRESHNESS,
     description="Load new events, rebuild what depends on them as of now (carts, "
     "journeys, consent, engagement, personalization) and render the payloads.",
 )

@@ -6,11 +6,25 @@ from functools import cached_property
 from importlib.metadata import version
 
 import duckdb
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import (
+    AssetExecutionContext,
+    ConfigurableResource,
+    InitResourceContext,
+    RetryRequested,
+)
 from dagster_dbt import DbtCliResource
 from packaging.version import Version
+from pydantic import Field
 
 from mailroom.settings import Settings
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process holds the DuckDB file: a notebook, a BI tool, another run.
+
+    DuckDB lets one process open the file and refuses the next at once rather than
+    waiting, so this is the transient failure a step is retried on.
+    """
 
 
 class MailroomResource(ConfigurableResource):
@@ -21,6 +35,17 @@ class MailroomResource(ConfigurableResource):
     as_of: str = ""
     # An instant (UTC, ISO 8601) for near-real-time runs; its date is the as-of date.
     as_of_at: str = ""
+    busy_retries: int = Field(
+        default=4,
+        ge=0,
+        description="Retries of a step that finds the warehouse held by another "
+        "process.",
+    )
+    busy_wait_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Wait before the first such retry; each next wait doubles.",
+    )
 
     def settings(self) -> Settings:
         return Settings.load(
@@ -35,13 +60,44 @@ class MailroomResource(ConfigurableResource):
         self.settings().export()
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short-lived connection: DuckDB lets one process hold the file at a time."""
+    def connect(
+        self, context: AssetExecutionContext | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection: DuckDB lets one process hold the file at a time.
+
+        Given the step's ``context``, a file held by another process retries the
+        step with exponential backoff (``busy_retries``, ``busy_wait_seconds``). Only
+        that is retried: any other failure (a failed dbt test, bad configuration)
+        fails the step at once, leaving downstream steps unrun and the tables and
+        outbox of the last good run as they were.
+        """
         path = self.settings().warehouse
         path.parent.mkdir(parents=True, exist_ok=True)
-        with duckdb.connect(str(path)) as con:
+        try:
+            con = duckdb.connect(str(path))
+        except duckdb.IOException as error:
+            if "Could not set lock" not in str(error):
+                raise
+            busy = WarehouseBusy(
+                f"the warehouse {path} is held by another process; close that "
+                "process (a DuckDB CLI, notebook or dashboard query) or wait for it"
+            )
+            if context is None or context.retry_number >= self.busy_retries:
+                raise busy from error
+            raise self._retry_later(context, busy) from busy
+        with con:
             con.execute("set enable_progress_bar = false")
             yield con
+
+    def _retry_later(
+        self, context: AssetExecutionContext, busy: WarehouseBusy
+    ) -> RetryRequested:
+        wait = self.busy_wait_seconds * 2**context.retry_number
+        context.log.warning(
+            f"{busy}: retry {context.retry_number + 1} of {self.busy_retries} "
+            f"in {wait:g} s"
+        )
+        return RetryRequested(max_retries=self.busy_retries, seconds_to_wait=wait)
 
 
 class MailroomDbtCli(DbtCliResource):

@@ -32,6 +32,10 @@ def _build(
         # pin logic, not data, and every daily run still runs them.
         args += ["--exclude-resource-type", "unit_test"]
     target = dbt_target_path(settings.warehouse)
+    # dbt's subprocess would fail at once on a warehouse another process holds:
+    # find out here, where the step can wait and retry.
+    with mailroom.connect(context):
+        pass
     yield from dbt.cli(args, context=context, target_path=target).stream()
 
 

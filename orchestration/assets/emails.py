@@ -44,7 +44,7 @@ def email_payloads(
     outbox/<run id>/ with a manifest; every decision to emails.decision_audit."""
     settings = mailroom.settings()
     run_id = f"{settings.as_of.isoformat()}_{context.run.run_id[:8]}"
-    with mailroom.connect() as con:
+    with mailroom.connect(context) as con:
         report = render_to_outbox(
             con,
             settings.outbox,

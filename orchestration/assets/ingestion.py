@@ -35,7 +35,7 @@ def raw_tables(
 ) -> Iterator[MaterializeResult]:
     """Load new files from the landing folder; refused files are reported, not fatal."""
     settings = mailroom.settings()
-    with mailroom.connect() as con:
+    with mailroom.connect(context) as con:
         report = ingest_landing(con, settings.landing, progress=context.log.info)
         totals = dict(
             con.execute(

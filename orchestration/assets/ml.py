@@ -55,7 +55,7 @@ def customer_clusters(
     """Behavioural clusters of buyers (K-Means, k by silhouette, ids kept stable
     by matching the previous run's profile)."""
     settings = mailroom.settings()
-    with mailroom.connect() as con:
+    with mailroom.connect(context) as con:
         previous = (
             con.execute("select * from ml.customer_cluster_profiles").df()
             if has_table(con, "ml.customer_cluster_profiles")
@@ -131,7 +131,7 @@ def customer_predictions(
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Train on snapshots before the as-of date, backtest, and score everyone."""
     settings = mailroom.settings()
-    with mailroom.connect() as con:
+    with mailroom.connect(context) as con:
         run = run_predictions(con, settings.as_of, PredictionConfig())
         backtests = run.backtests.assign(
             run_at=datetime.now(UTC).replace(tzinfo=None),
