@@ -10,6 +10,7 @@ from orchestration.assets.emails import (
     email_payloads,
     outbox_has_consent_for_every_recipient,
 )
+from orchestration.assets.export import EspResource, esp_sync
 from orchestration.assets.ingestion import raw_tables
 from orchestration.assets.ml import customer_clusters, customer_predictions
 from orchestration.automation import (
@@ -30,6 +31,7 @@ defs = Definitions(
         customer_predictions,
         mailroom_dbt_personalization,
         email_payloads,
+        esp_sync,
     ],
     asset_checks=[outbox_has_consent_for_every_recipient, *mart_freshness_checks],
     jobs=[full_refresh, realtime_refresh],
@@ -40,6 +42,7 @@ defs = Definitions(
             project_dir=mailroom_dbt_project, dbt_executable=str(DBT_EXECUTABLE)
         ),
         "mailroom": MailroomResource(),
+        "esp": EspResource(),
     },
     # Every asset opens the one DuckDB file, which admits a single process: run the
     # steps of a run in one process, one after the other.

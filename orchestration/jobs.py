@@ -6,6 +6,7 @@ from dagster_dbt import get_asset_key_for_model
 from mailroom.ingest import RAW_SCHEMA
 from orchestration.assets.dbt import mailroom_dbt_personalization
 from orchestration.assets.emails import email_payloads
+from orchestration.assets.export import esp_sync
 from orchestration.freshness import mart_freshness_checks
 from orchestration.project import INGESTION_GROUP, ML_GROUP
 
@@ -35,9 +36,13 @@ _EVENT_DRIVEN = (
 
 realtime_refresh = define_asset_job(
     "realtime_refresh",
-    selection=AssetSelection.groups(INGESTION_GROUP)
-    | _EVENT_DRIVEN
-    | AssetSelection.assets(email_payloads) - _FRESHNESS,
+    selection=(
+        AssetSelection.groups(INGESTION_GROUP)
+        | _EVENT_DRIVEN
+        | AssetSelection.assets(email_payloads, esp_sync)
+    )
+    - _FRESHNESS,
     description="Load new events, rebuild what depends on them as of now (carts, "
-    "journeys, consent, engagement, personalization) and render the payloads.",
+    "journeys, consent, engagement, personalization), render the payloads and "
+    "send what changed to the ESP (when one is set).",
 )

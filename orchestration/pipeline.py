@@ -25,6 +25,7 @@ from dagster import (
 from mailroom.settings import Settings
 from orchestration.assets.dbt import mailroom_dbt_models, mailroom_dbt_personalization
 from orchestration.assets.emails import email_payloads
+from orchestration.assets.export import esp_sync
 from orchestration.definitions import defs
 from orchestration.project import (
     DBT_EXECUTABLE,
@@ -74,6 +75,11 @@ STAGES = (
         "render",
         "render payloads into the outbox",
         AssetSelection.assets(email_payloads),
+    ),
+    Stage(
+        "export",
+        "send changed payloads to the ESP (skipped when none is set)",
+        AssetSelection.assets(esp_sync),
     ),
 )
 

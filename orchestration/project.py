@@ -42,6 +42,7 @@ IDENTITY_GROUP = "identity"
 MARTS_GROUP = "marts"
 ML_GROUP = "ml"
 EMAILS_GROUP = "emails"
+EXPORT_GROUP = "export"
 
 
 class MailroomTranslator(DagsterDbtTranslator):

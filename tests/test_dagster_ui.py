@@ -27,7 +27,7 @@ from tests.conftest import DEMO_AS_OF, REPOSITORY
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(os.environ.get("MAILROOM_ARTIFACTS", REPOSITORY / "artifacts"))
 SCREENSHOTS = SCREENSHOTS / "screenshots"
-GROUPS = ("ingestion", "staging", "identity", "marts", "ml", "emails")
+GROUPS = ("ingestion", "staging", "identity", "marts", "ml", "emails", "export")
 
 pytestmark = [
     pytest.mark.ui,

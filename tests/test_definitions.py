@@ -19,6 +19,7 @@ def test_every_stage_is_an_asset_in_its_group() -> None:
         AssetKey(["ml", "customer_clusters"]): "ml",
         AssetKey(["marts", "personalization"]): "emails",
         AssetKey(["outbox", "payloads"]): "emails",
+        AssetKey(["esp", "sync"]): "export",
     }
     assert {key: groups.get(key) for key in expected} == expected
 
