@@ -246,3 +246,38 @@ def test_every_built_personal_column_is_declared_with_its_class(
     assert not missing, "declare these columns with meta: {pii: ...}: " + ", ".join(
         missing
     )
+
+
+# Contracts: what Python code and dashboards read has a fixed shape on every engine.
+
+CONTRACTED = {
+    "dim_customers",
+    "customer_identity_map",
+    "fct_orders",
+    "fct_customer_rfm",
+    "fct_customer_segments",
+    "fct_campaign_variants",
+    "personalization",
+    "personalization_product_picks",
+}
+
+
+def test_public_marts_and_bi_models_enforce_contracts_with_every_type() -> None:
+    contracted = {
+        relation.name: relation
+        for relation in RELATIONS
+        if relation.resource_type == "model"
+        and relation.node["config"]["contract"]["enforced"]
+    }
+    assert CONTRACTED <= set(contracted), CONTRACTED - set(contracted)
+    assert {relation.name for relation in BI_RELATIONS} <= set(contracted)
+    for name, relation in contracted.items():
+        untyped = [
+            column for column, spec in relation.columns.items() if not spec["data_type"]
+        ]
+        assert not untyped, f"{name}: no data_type for {untyped}"
+        if relation.node["config"]["materialized"] == "incremental":
+            assert relation.node["config"]["on_schema_change"] in (
+                "append_new_columns",
+                "fail",
+            ), name
