@@ -32,9 +32,10 @@ def test_email_hash_is_sha256_of_the_normalized_address(
         "select marts.email, bi.email_sha256 from marts.dim_customers as marts "
         "inner join bi.dim_customers as bi on marts.customer_id = bi.customer_id"
     ).fetchall()
-    assert len(rows) == warehouse.execute(
-        "select count(*) from marts.dim_customers"
-    ).fetchone()[0]
+    assert (
+        len(rows)
+        == warehouse.execute("select count(*) from marts.dim_customers").fetchone()[0]
+    )
     with_email = [(email, hashed) for email, hashed in rows if email is not None]
     assert with_email
     for email, hashed in with_email:
@@ -78,12 +79,8 @@ def test_no_bi_text_holds_an_email_address_or_a_name(
     ).fetchall()
     assert len({table for table, _ in text_columns}) >= 6
     for table, column in text_columns:
-        values = {
-            row[0]
-            for row in warehouse.execute(
-                f'select distinct "{column}" from bi.{table} where "{column}" is not null'
-            ).fetchall()
-        }
+        sql = f'select distinct "{column}" from bi.{table} where "{column}" is not null'
+        values = {row[0] for row in warehouse.execute(sql).fetchall()}
         assert not {value for value in values if "@" in value}, f"{table}.{column}"
         assert not values & emails and not values & last_names, f"{table}.{column}"
 
