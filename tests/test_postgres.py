@@ -8,6 +8,7 @@ personalization marts are built there.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -219,6 +220,38 @@ def test_marts_match_the_duckdb_build(builds: Builds, sql: str) -> None:
     in_duckdb, in_postgres = _both(builds, sql)
     assert in_postgres == in_duckdb
     assert in_postgres
+
+
+def test_bi_email_hashes_are_the_same_sha256_on_both_engines(builds: Builds) -> None:
+    # Dispatched sha256_hex: DuckDB's sha256, PostgreSQL's sha256 over UTF-8 bytes.
+    sql = (
+        "select bi.customer_id, bi.email_sha256, marts.email "
+        "from bi.dim_customers as bi inner join marts.dim_customers as marts "
+        "on bi.customer_id = marts.customer_id where marts.email is not null "
+        "order by bi.customer_id"
+    )
+    in_duckdb, in_postgres = _both(builds, sql)
+    assert in_postgres == in_duckdb
+    assert in_postgres
+    for _, hashed, email in in_postgres:
+        assert hashed == hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def test_contracted_marts_have_the_same_columns_on_both_engines(
+    builds: Builds,
+) -> None:
+    # The same contract YAML built both: same columns, in the same order.
+    sql = (
+        "select table_schema, table_name, column_name, ordinal_position "
+        "from information_schema.columns where table_schema in ('marts', 'bi') "
+        "and table_name in ('dim_customers', 'customer_identity_map', 'fct_orders', "
+        "'fct_customer_rfm', 'fct_customer_segments', 'fct_campaign_variants', "
+        "'personalization', 'personalization_product_picks', 'customer_clusters') "
+        "order by 1, 2, 4"
+    )
+    in_duckdb, in_postgres = _both(builds, sql)
+    assert [row[:3] for row in in_postgres] == [row[:3] for row in in_duckdb]
+    assert len({row[:2] for row in in_postgres}) == 14
 
 
 def test_string_similarity_gives_duckdbs_jaro_winkler_values(builds: Builds) -> None:

@@ -135,9 +135,11 @@ final as (
         coalesce(order_summary.lifetime_revenue, 0) as lifetime_revenue,
         order_summary.currency,
         order_summary.days_since_last_order,
-        traits.average_order_value,
-        traits.average_days_between_orders,
-        traits.discount_affinity,
+        -- Doubles on every engine (PostgreSQL's averages are numeric): the contract.
+        cast(traits.average_order_value as double precision) as average_order_value,
+        cast(traits.average_days_between_orders as double precision)
+            as average_days_between_orders,
+        cast(traits.discount_affinity as double precision) as discount_affinity,
         traits.preferred_send_hour_utc,
         coalesce(contact.is_email_suppressed, false) as is_email_suppressed,
         coalesce(contact.is_email_sendable, false) as is_email_sendable,

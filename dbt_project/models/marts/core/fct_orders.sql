@@ -19,7 +19,8 @@ final as (
         discount_amount,
         items_amount,
         item_lines,
-        item_quantity,
+        -- A sum of integers is a hugeint on DuckDB and a numeric on PostgreSQL.
+        cast(item_quantity as bigint) as item_quantity,
         is_revenue_order,
         cast(ordered_at as date) as ordered_date,
         ordered_at
