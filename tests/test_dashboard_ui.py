@@ -146,7 +146,7 @@ def test_dashboard_shows_the_warehouse_numbers(
         )
         # Streamlit scrolls inside its own container, so a full-page screenshot
         # holds only the window: make the window as tall as the page.
-        page = browser.new_page(viewport={"width": 1400, "height": 4200})
+        page = browser.new_page(viewport={"width": 1400, "height": 4800})
         page.goto(dashboard)
         # Real text, not the loading skeleton: the last section has drawn its table.
         page.get_by_text("Campaign / variant").first.wait_for(timeout=60_000)
@@ -164,7 +164,10 @@ def test_dashboard_shows_the_warehouse_numbers(
         page.wait_for_function(
             "() => [...document.querySelectorAll('[data-testid=\"stTable\"]')]"
             ".every((table) => table.querySelector('tbody tr'))"
+            " && !document.querySelector('[data-testid=\"stSkeleton\"]')"
         )
+        # Let the last elements paint before the screenshot.
+        page.wait_for_timeout(3_000)
         page.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)
         text = page.locator("body").inner_text()
         browser.close()
