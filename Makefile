@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # dbt reads the warehouse path from the environment; parsing needs no real file.
 PARSE_ENV := MAILROOM_WAREHOUSE=:memory:
+# The setup parse names the default warehouse file (it is not opened): DuckDB calls a
+# database after its file, and the semantic manifest that `mf` reads keeps that name.
+SETUP_PARSE_ENV := MAILROOM_WAREHOUSE=$(CURDIR)/.mailroom/warehouse.duckdb
 
 .PHONY: setup demo test lint ui clean
 
@@ -17,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 
 # The manifest Dagster loads the dbt assets from.
 target/manifest.json: $(VENV)/.installed dbt_project.yml $(shell find dbt_project -type f)
-	$(PARSE_ENV) $(BIN)/dbt parse --profiles-dir . --quiet
+	$(SETUP_PARSE_ENV) $(BIN)/dbt parse --profiles-dir . --quiet
 	touch $@
 
 demo: setup

@@ -1,5 +1,5 @@
 """The `mailroom` command: generate demo data, run the pipeline, take events over
-HTTP, open the UI.
+HTTP, open the UI and the dashboard.
 
 Paths come from flags or environment variables (MAILROOM_HOME, MAILROOM_LANDING,
 MAILROOM_WAREHOUSE, MAILROOM_OUTBOX, MAILROOM_AS_OF); see `mailroom --help`.
@@ -112,6 +112,17 @@ def _parser() -> argparse.ArgumentParser:
     ui = command("ui", _ui, "open the Dagster UI on this project")
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--host", default="127.0.0.1")
+
+    dashboard = command(
+        "dashboard", _dashboard, "serve the dashboard over the warehouse (Streamlit)"
+    )
+    dashboard.add_argument(
+        "--warehouse", help="DuckDB file (default: HOME/warehouse.duckdb)"
+    )
+    dashboard.add_argument("--port", type=int, default=8501)
+    dashboard.add_argument(
+        "--host", default="127.0.0.1", help="address (default: %(default)s, loopback)"
+    )
     return parser
 
 
@@ -327,6 +338,49 @@ def _ui(args: argparse.Namespace) -> int:
     print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl+C stops it)")
     os.chdir(REPOSITORY_ROOT)
     # Default signal handling, so that Ctrl+C and SIGTERM stop `dagster dev`.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.execv(command[0], command)
+    return 0  # pragma: no cover - execv does not return
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from mailroom.dashboard import APP
+
+    settings = Settings.load(home=args.home, warehouse=args.warehouse)
+    settings.export()
+    if not settings.warehouse.exists():
+        print(
+            f"mailroom: no warehouse at {settings.warehouse} yet: the dashboard will "
+            "say so until `mailroom demo` or `mailroom run` has built it",
+            file=sys.stderr,
+        )
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.address",
+        args.host,
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
+    ]
+    print(
+        f"Dashboard on http://{args.host}:{args.port} over {settings.warehouse} "
+        "(Ctrl+C stops it)",
+        flush=True,
+    )
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.execv(command[0], command)

@@ -205,6 +205,14 @@ def test_incremental_models_rerun_in_place_on_postgres(
         "select customer_id from marts.dim_customers order by customer_id",
         "select source_name, outlier_reason, count(*) from quality.amount_outliers "
         "group by source_name, outlier_reason order by 1, 2",
+        "select segment_size_id, customers, sendable_customers, share_of_people "
+        "from marts.fct_segment_sizes order by 1",
+        "select rfm_grid_cell_id, main_segment, customers, average_monetary, "
+        "average_recency_days from marts.fct_rfm_grid order by 1",
+        "select order_month, orders, buying_customers, revenue "
+        "from marts.fct_orders_monthly order by 1",
+        "select count(*), min(date_day), max(date_day) "
+        "from marts.metricflow_time_spine",
     ],
     ids=[
         "customers",
@@ -214,6 +222,10 @@ def test_incremental_models_rerun_in_place_on_postgres(
         "quarantine",
         "ids",
         "amount_outliers",
+        "segment_sizes",
+        "rfm_grid",
+        "orders_monthly",
+        "time_spine",
     ],
 )
 def test_marts_match_the_duckdb_build(builds: Builds, sql: str) -> None:
