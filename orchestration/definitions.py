@@ -8,6 +8,7 @@ from dagster import (
 from orchestration.assets.dbt import mailroom_dbt_models, mailroom_dbt_personalization
 from orchestration.assets.emails import (
     email_payloads,
+    no_erased_person_in_personalization_or_outbox,
     outbox_has_consent_for_every_recipient,
 )
 from orchestration.assets.ingestion import raw_tables
@@ -30,7 +31,10 @@ defs = Definitions(
         mailroom_dbt_personalization,
         email_payloads,
     ],
-    asset_checks=[outbox_has_consent_for_every_recipient],
+    asset_checks=[
+        outbox_has_consent_for_every_recipient,
+        no_erased_person_in_personalization_or_outbox,
+    ],
     jobs=[full_refresh, realtime_refresh],
     schedules=[daily_refresh],
     sensors=[new_landing_files, elapsed_cart_windows],
