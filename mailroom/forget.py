@@ -631,6 +631,7 @@ def _scrub_home_files(
         if len(kept) != len(lines):
             _replace_file(suppression, "".join(kept).encode())
             report.per_file["suppression.txt"] = len(lines) - len(kept)
+    _scrub_ground_truth(home / "ground_truth", person, home, report)
     needles = person.text_needles()
     if not needles:
         return
@@ -652,6 +653,42 @@ def _scrub_home_files(
                 _scrub_sqlite(path, pattern, home, report)
             elif path.suffix in (".out", ".err", ".log", ".txt", ".json"):
                 _drop_matching_lines(path, pattern, home, report)
+
+
+def _scrub_ground_truth(
+    folder: Path, person: Person, home: Path, report: ErasureReport
+) -> None:
+    """The simulator's answer key (`mailroom generate` writes it beside the demo
+    landing files): drop the rows of the simulated people holding one of the
+    person's values, in every file."""
+    if not folder.is_dir():
+        return
+    values = {v for values in person.values().values() for v in values}
+    values |= person.phone_texts
+    files = sorted(folder.glob("*.parquet"))
+    tables = {path: pq.read_table(path) for path in files}
+    simulated: set[object] = set()
+    for table in tables.values():
+        if "person_id" not in table.column_names:
+            continue
+        for row in table.to_pylist():
+            cells = {str(value).strip().lower() for value in row.values() if value}
+            if cells & {value.lower() for value in values}:
+                simulated.add(row["person_id"])
+    if not simulated:
+        return
+    for path, table in tables.items():
+        if "person_id" not in table.column_names:
+            continue
+        keep = pa.array(
+            [pid not in simulated for pid in table["person_id"].to_pylist()]
+        )
+        removed = table.num_rows - sum(keep.to_pylist())
+        if removed:
+            buffer = pa.BufferOutputStream()
+            pq.write_table(table.filter(keep), buffer)
+            _replace_file(path, buffer.getvalue().to_pybytes())
+            report.per_file[str(path.relative_to(home))] = removed
 
 
 def _drop_matching_lines(

@@ -288,6 +288,8 @@ def _run_pipeline(settings: Settings) -> int:
 
 
 def _forget(args: argparse.Namespace) -> int:
+    import duckdb
+
     from mailroom.forget import counts_by_schema, forget, read_emails_file
 
     emails = list(args.email)
@@ -296,13 +298,16 @@ def _forget(args: argparse.Namespace) -> int:
         emails += read_emails_file(Path(args.file))
         via = "mailroom forget --file" + (" --email" if args.email else "")
     settings = Settings.load(home=args.home)
-    report = forget(
-        settings,
-        emails,
-        via=via,
-        requested_by=args.requested_by,
-        keep_landing=args.keep_landing,
-    )
+    try:
+        report = forget(
+            settings,
+            emails,
+            via=via,
+            requested_by=args.requested_by,
+            keep_landing=args.keep_landing,
+        )
+    except duckdb.IOException as error:
+        return _warehouse_busy(settings, error)
     by_schema = ", ".join(
         f"{schema} {count:,}"
         for schema, count in sorted(counts_by_schema(report.per_table).items())
@@ -333,10 +338,13 @@ def _purge(args: argparse.Namespace) -> int:
     settings = Settings.load(
         home=args.home, as_of=args.as_of, retention_days=args.retention_days
     )
-    with duckdb.connect(str(settings.warehouse)) as con:
-        report = purge_expired_events(
-            con, settings.as_of, settings.retention_days, settings.landing
-        )
+    try:
+        with duckdb.connect(str(settings.warehouse)) as con:
+            report = purge_expired_events(
+                con, settings.as_of, settings.retention_days, settings.landing
+            )
+    except duckdb.IOException as error:
+        return _warehouse_busy(settings, error)
     print(
         f"purged {report.rows:,} rows of events before {report.cutoff:%Y-%m-%d} "
         f"({settings.retention_days} days before {settings.as_of}), "
@@ -345,6 +353,16 @@ def _purge(args: argparse.Namespace) -> int:
     for table, count in sorted(report.per_table.items()):
         print(f"  {table}: {count:,}")
     return 0
+
+
+def _warehouse_busy(settings: Settings, error: Exception) -> int:
+    """DuckDB admits one process: say so instead of a traceback."""
+    print(
+        f"mailroom: cannot open {settings.warehouse} ({str(error).splitlines()[0]}); "
+        "if a run, the UI or another tool holds it, retry when it ends",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _preview(args: argparse.Namespace) -> int:
