@@ -195,9 +195,14 @@ def forget(
     via: str = "mailroom forget",
     requested_by: str | None = None,
     keep_landing: bool = False,
+    compact: bool = True,
 ) -> ErasureReport:
     """Erase the people with these emails from the warehouse, the outbox, the
     landing folder and Mailroom's other files; see the module docstring.
+
+    With ``compact`` (the default) the warehouse is then copied into a new file
+    that replaces it (:func:`compact_warehouse`): DuckDB leaves deleted values in
+    free blocks until it reuses them, the copy holds only live rows.
 
     Raises
     ------
@@ -272,7 +277,28 @@ def forget(
         con.execute("checkpoint")
     for relative, temporary in _pending_replacements(settings.landing, rewrites):
         os.replace(temporary, settings.landing / relative)
+    if compact:
+        compact_warehouse(settings.warehouse)
     return report
+
+
+def compact_warehouse(path: Path) -> None:
+    """Rewrite the DuckDB file with only its live rows (``COPY FROM DATABASE`` into
+    a sibling file, then an atomic rename over the original)."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.stem}.compact{path.suffix}")
+    temporary.unlink(missing_ok=True)
+    try:
+        with duckdb.connect(str(path)) as con:
+            con.execute("set enable_progress_bar = false")
+            name = con.execute("select current_database()").fetchone()[0]
+            con.execute(f"attach '{temporary}' as _compacted")
+            con.execute(f'copy from database "{name}" to _compacted')
+            con.execute("detach _compacted")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+        Path(f"{temporary}.wal").unlink(missing_ok=True)
 
 
 def ensure_raw_tables_duckdb(con: duckdb.DuckDBPyConnection) -> None:

@@ -12,8 +12,8 @@ retention of raw events.
   The key lives outside the warehouse (``MAILROOM_PRIVACY_KEY`` or
   ``MAILROOM_HOME/privacy.key``): without it a hash cannot be tested against a
   list of guessed addresses, and no SQL ever needs it.
-- ``privacy.retention_purges``: one row per purge of raw events older than the
-  retention age (:func:`purge_expired_events`), with the counts per table.
+- ``privacy.retention_purges``: one row per purge that deleted events older than
+  the retention age (:func:`purge_expired_events`), with the counts per table.
 
 Erasure itself is :mod:`mailroom.forget`.
 """
@@ -287,18 +287,22 @@ def purge_expired_events(
     into the landing folder (``intake-<time>-<id>.jsonl``) before the cutoff are
     deleted; files the user delivered are left alone (see the README).
     """
-    import duckdb
-
     cutoff = retention_cutoff(as_of, retention_days)
     report = PurgeReport(cutoff=cutoff, retention_days=retention_days)
+    present = {
+        row[0]
+        for row in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'raw'"
+        ).fetchall()
+    }
     con.begin()
     try:
         for source, column in EVENT_SOURCES.items():
-            table = f"raw.{source}"
-            try:
-                before = con.execute(f"select count(*) from {table}").fetchone()[0]
-            except duckdb.CatalogException:
+            if source not in present:
                 continue
+            table = f"raw.{source}"
+            before = con.execute(f"select count(*) from {table}").fetchone()[0]
             con.execute(
                 f'delete from {table} where try_cast("{column}" as timestamptz) '
                 "< cast(? as timestamp) at time zone 'UTC'",
@@ -315,19 +319,8 @@ def purge_expired_events(
         if landing is not None:
             report.files_deleted = _expired_intake_files(Path(landing), cutoff)
         ensure_privacy_tables(con)
-        con.execute(
-            f"insert into {PRIVACY_SCHEMA}.{RETENTION_PURGES} values "
-            "(?, ?, ?, ?, ?, ?, ?)",
-            [
-                new_request_id(),
-                retention_days,
-                report.rows,
-                json.dumps(report.per_table, sort_keys=True),
-                len(report.files_deleted),
-                cutoff,
-                utc_now(),
-            ],
-        )
+        if report.rows or report.files_deleted:
+            _record_purge(con, report)
         con.commit()
     except BaseException:
         con.rollback()
@@ -335,6 +328,21 @@ def purge_expired_events(
     for path in report.files_deleted:
         Path(landing, path).unlink(missing_ok=True)
     return report
+
+
+def _record_purge(con: Any, report: PurgeReport) -> None:
+    con.execute(
+        f"insert into {PRIVACY_SCHEMA}.{RETENTION_PURGES} values (?, ?, ?, ?, ?, ?, ?)",
+        [
+            new_request_id(),
+            report.retention_days,
+            report.rows,
+            json.dumps(report.per_table, sort_keys=True),
+            len(report.files_deleted),
+            report.cutoff,
+            utc_now(),
+        ],
+    )
 
 
 def _event_tables(con: Any) -> list[str]:

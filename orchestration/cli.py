@@ -97,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="report landing files holding the people instead of rewriting them",
     )
+    forget.add_argument(
+        "--no-compact",
+        action="store_true",
+        help="skip rewriting the DuckDB file (deleted values then stay in its free "
+        "blocks until reused)",
+    )
 
     purge = command(
         "purge",
@@ -305,6 +311,7 @@ def _forget(args: argparse.Namespace) -> int:
             via=via,
             requested_by=args.requested_by,
             keep_landing=args.keep_landing,
+            compact=not args.no_compact,
         )
     except duckdb.IOException as error:
         return _warehouse_busy(settings, error)
