@@ -310,12 +310,13 @@ def purge_expired_events(
             )
             after = con.execute(f"select count(*) from {table}").fetchone()[0]
             report.per_table[table] = before - after
-        for table in _event_tables(con):
-            before = con.execute(f"select count(*) from {table}").fetchone()[0]
-            con.execute(f"delete from {table} where occurred_at < ?", [cutoff])
-            after = con.execute(f"select count(*) from {table}").fetchone()[0]
+        for schema, table in _event_tables(con):
+            relation = f'"{schema}"."{table}"'
+            before = con.execute(f"select count(*) from {relation}").fetchone()[0]
+            con.execute(f"delete from {relation} where occurred_at < ?", [cutoff])
+            after = con.execute(f"select count(*) from {relation}").fetchone()[0]
             if before - after:
-                report.per_table[table] = before - after
+                report.per_table[f"{schema}.{table}"] = before - after
         if landing is not None:
             report.files_deleted = _expired_intake_files(Path(landing), cutoff)
         ensure_privacy_tables(con)
@@ -345,7 +346,7 @@ def _record_purge(con: Any, report: PurgeReport) -> None:
     )
 
 
-def _event_tables(con: Any) -> list[str]:
+def _event_tables(con: Any) -> list[tuple[str, str]]:
     """Base tables outside raw with an ``event_id`` and a timestamp ``occurred_at``."""
     rows = con.execute(
         """
@@ -364,7 +365,7 @@ def _event_tables(con: Any) -> list[str]:
         order by 1, 2
         """
     ).fetchall()
-    return [f'"{schema}"."{table}"' for schema, table in rows]
+    return [(schema, table) for schema, table in rows]
 
 
 def _expired_intake_files(landing: Path, cutoff: datetime) -> list[str]:

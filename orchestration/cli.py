@@ -244,6 +244,8 @@ def _ingest(args: argparse.Namespace) -> int:
         f"{report.files('loaded'):,} files loaded ({report.rows_loaded():,} rows), "
         f"{report.files('skipped'):,} skipped, {len(report.refused):,} refused"
     )
+    if report.erased_rows():
+        print(f"{report.erased_rows():,} rows of erased people left out")
     return 0
 
 
