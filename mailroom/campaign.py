@@ -16,10 +16,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from mailroom.privacy import ErasedIdentifiers
 from mailroom.recipients import esp_sent_events, iter_recipient_batches
 from renderer.catalog import load_catalog
 from renderer.config import SendConfig
-from renderer.export.state import acknowledged_sends
+from renderer.export.state import SyncState, acknowledged_sends
 from renderer.export.sync import STATE_FILE
 from renderer.guard import (
     DEFAULT_WINDOW,
@@ -46,6 +47,10 @@ class CampaignReport:
     refused: Counter[str] = field(default_factory=Counter)
     variants: Counter[str] = field(default_factory=Counter)
     audit_rows: int = 0
+    # (recipient_id, campaign_id) of every payload written, and the payload fields.
+    exported: list[tuple[str, str]] = field(default_factory=list)
+    fields: set[str] = field(default_factory=set)
+    export_log_rows: int = 0
 
 
 def campaign_for(as_of: dt.date) -> Campaign:
@@ -119,21 +124,26 @@ def render_to_outbox(
     """Render the as-of date's campaign for every row of marts.personalization.
 
     The send guard refuses anyone without an opt-in on the row, on the global
-    suppression list (MAILROOM_HOME/suppression.txt) or over the frequency cap
+    suppression list (MAILROOM_HOME/suppression.txt), erased
+    (privacy.erased_identifiers, by keyed hash) or over the frequency cap
     (counting what was sent: :func:`sent_history`); the
     holdout gets no email. Payloads go to ``outbox/<run_id>`` atomically; every
     decision (guard, holdout, each block evaluated) goes to emails.decision_audit,
-    replacing the campaign's earlier rows, in the same transaction.
+    replacing the campaign's earlier rows, in the same transaction. The run is
+    then logged in the export log (``outbox/esp_sync.sqlite``), one row per
+    recipient written.
     """
     config = config or SendConfig()
     campaign = campaign_for(as_of)
     known = [row[0] for row in con.execute("describe marts.personalization").fetchall()]
     suppression = config.suppression_path(home)
+    erased = ErasedIdentifiers.load(con, home)
     guard = SendGuard(
         suppressed=load_suppression_list(suppression) if suppression.exists() else (),
         frequency_cap=config.frequency_cap,
         history=sent_history(con, outbox / STATE_FILE, as_of, campaign.campaign_id),
         now=_midnight(as_of),
+        erased=erased.is_erased_email if erased else None,
     )
     report = CampaignReport(campaign_id=campaign.campaign_id)
     version = model_version(con)
@@ -166,6 +176,10 @@ def render_to_outbox(
     except BaseException:
         con.rollback()
         raise
+    with SyncState(outbox / STATE_FILE) as state:
+        report.export_log_rows = state.log_export(
+            "outbox", run_id, report.exported, sorted(report.fields)
+        )
     return report
 
 
@@ -181,6 +195,11 @@ def _counted(
             report.holdout += 1
         else:
             report.variants[item.variant or ""] += 1
+            report.exported.append(
+                (str(item.payload["recipient_id"]), str(item.payload["campaign_id"]))
+            )
+            if not report.fields:
+                report.fields.update(item.payload)
             yield item.payload
 
 

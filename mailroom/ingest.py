@@ -36,6 +36,13 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from mailroom.contract import FILE_SUFFIXES, SOURCES, Source
+from mailroom.privacy import (
+    ERASED_SQL,
+    ID_KINDS,
+    ErasedIdentifiers,
+    ensure_privacy_tables,
+    identifier_kind,
+)
 from mailroom.validation import check_email, check_phone
 
 RAW_SCHEMA = "raw"
@@ -159,6 +166,8 @@ class FileLoad:
     rows: int = 0
     checksum: str = ""
     message: str = ""
+    # Rows left out because they name a person erased with `mailroom forget`.
+    erased_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -203,6 +212,11 @@ class IngestReport:
     def files(self, status: str) -> int:
         return sum(load.status == status for load in self.loads)
 
+    def erased_rows(self, source: str | None = None) -> int:
+        return sum(
+            load.erased_rows for load in self.loads if source in (None, load.source)
+        )
+
 
 class _Refusal(Exception):
     """A file that cannot be loaded; the message is the one-line reason."""
@@ -213,6 +227,7 @@ def ingest_landing(
     landing: Path,
     progress: Callable[[str], None] | None = None,
     require_orders: bool = True,
+    home: Path | None = None,
 ) -> IngestReport:
     """Load every new file under ``landing/<source>/`` into ``raw.<source>``.
 
@@ -228,6 +243,11 @@ def ingest_landing(
     require_orders
         Stop (IngestError) when no orders have been loaded, the usual sign of a
         wrong landing folder. Off for loads that only resolve identities.
+    home
+        The data folder holding the erasure key (``privacy.key``); by default the
+        landing folder's parent. Rows naming a person erased with `mailroom
+        forget` (an email, phone or id whose keyed hash is in
+        ``privacy.erased_identifiers``) are left out of ``raw`` and counted.
 
     Returns
     -------
@@ -248,10 +268,13 @@ def ingest_landing(
         # is already there, so staging finds a verdict for every value.
         for source in SOURCES.values():
             check_new_values(warehouse, source.name)
+    erased = ErasedIdentifiers.from_rows(
+        warehouse.fetchall(ERASED_SQL), home or landing.parent
+    )
     report = IngestReport()
     for source in SOURCES.values():
         for path in _landing_files(landing / source.name):
-            load = _load_file(warehouse, source, path, landing, report)
+            load = _load_file(warehouse, source, path, landing, report, erased)
             report.loads.append(load)
             if progress and load.status != "skipped":
                 progress(
@@ -289,6 +312,7 @@ def ensure_raw_tables(con: Destination) -> bool:
             f"create table if not exists {RAW_SCHEMA}.{source.name} "
             f"({', '.join(columns)})"
         )
+    ensure_privacy_tables(con)
     return not existing
 
 
@@ -379,6 +403,7 @@ def _load_file(
     path: Path,
     landing: Path,
     report: IngestReport,
+    erased: ErasedIdentifiers | None = None,
 ) -> FileLoad:
     display = f"{path.relative_to(landing)}"
     checksum = _sha256(path)
@@ -399,12 +424,17 @@ def _load_file(
                 "to add new data, deliver it under a new file name"
             )
         with _RowChecker(source, display) as checker:
-            rows = _insert_file(con, source, path, display, checksum, checker)
+            rows, left_out = _insert_file(
+                con, source, path, display, checksum, checker, erased
+            )
             issues = checker.issues()
     except _Refusal as refusal:
         load = FileLoad(source.name, path.name, "refused", 0, checksum, str(refusal))
     else:
-        load = FileLoad(source.name, path.name, "loaded", rows, checksum)
+        message = f"{left_out} rows of erased people left out" if left_out else ""
+        load = FileLoad(
+            source.name, path.name, "loaded", rows, checksum, message, left_out
+        )
         report.row_issues.extend(issues)
     _record(con, load)
     return load
@@ -417,11 +447,16 @@ def _insert_file(
     display: str,
     checksum: str,
     checker: _RowChecker,
-) -> int:
-    """Insert all rows of one file in one transaction; refuse the file on any error."""
+    erased: ErasedIdentifiers | None = None,
+) -> tuple[int, int]:
+    """Insert all rows of one file in one transaction; refuse the file on any error.
+
+    Returns the rows loaded and the rows left out as an erased person's.
+    """
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     table = f"{RAW_SCHEMA}.{source.name}"
     rows = 0
+    left_out = 0
     con.begin()
     try:
         known = _raw_columns(con, source.name)
@@ -440,6 +475,10 @@ def _insert_file(
             batch = batch.append_column(
                 "_loaded_at", pa.array([loaded_at] * count, pa.timestamp("us"))
             )
+            if erased:
+                kept = batch.filter(pc.invert(erased_rows(batch, erased)))
+                left_out += batch.num_rows - kept.num_rows
+                batch = kept
             checker.check(batch)
             con.append(table, batch)
         check_new_values(con, source.name, path.name)
@@ -457,7 +496,25 @@ def _insert_file(
         raise _Refusal(
             f"{display}: cannot be read ({detail}); fix the file and deliver it again"
         ) from error
-    return rows
+    return rows - left_out, left_out
+
+
+def erased_rows(batch: pa.RecordBatch, erased: ErasedIdentifiers) -> pa.Array:
+    """A boolean mask of the rows naming an erased person: an email, phone, shop
+    customer id, CRM contact id, anonymous or device id whose keyed hash is on
+    record. Each distinct value is hashed once."""
+    mask = pa.array([False] * batch.num_rows)
+    for kind in ID_KINDS:
+        columns = [name for name in batch.schema.names if identifier_kind(name) == kind]
+        for name in columns:
+            column = batch.column(name)
+            values = pc.unique(column.drop_null()).to_pylist()
+            hits = [value for value in values if erased.is_erased(kind, value)]
+            if hits:
+                mask = pc.or_(
+                    mask, pc.fill_null(pc.is_in(column, pa.array(hits)), False)
+                )
+    return mask
 
 
 def _read_batches(path: Path, source: Source, display: str) -> Iterator[pa.RecordBatch]:

@@ -20,6 +20,10 @@ ENV_WAREHOUSE = "MAILROOM_WAREHOUSE"
 ENV_OUTBOX = "MAILROOM_OUTBOX"
 ENV_AS_OF = "MAILROOM_AS_OF"
 ENV_AS_OF_AT = "MAILROOM_AS_OF_AT"
+ENV_RETENTION_DAYS = "MAILROOM_RETENTION_DAYS"
+# Raw web and email events older than this many days before the as-of date are
+# purged by every ingestion (two years: long enough for yearly seasonality).
+DEFAULT_RETENTION_DAYS = 730
 
 
 class SettingsError(ValueError):
@@ -42,6 +46,22 @@ def parse_as_of(value: str | date | None) -> date:
             f"as-of date {value!r} is not a date: write it as YYYY-MM-DD, "
             "for example --as-of 2011-12-11"
         ) from None
+
+
+def parse_retention_days(value: str | int | None) -> int:
+    """A retention age in whole days (at least 1); ``None`` or empty: the default."""
+    if value is None or value == "":
+        return DEFAULT_RETENTION_DAYS
+    try:
+        days = int(str(value).strip())
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise SettingsError(
+            f"retention {value!r} is not a number of days: give a whole number of at "
+            f"least 1, for example --retention-days {DEFAULT_RETENTION_DAYS}"
+        )
+    return days
 
 
 def parse_as_of_at(value: str | datetime | None) -> datetime | None:
@@ -79,6 +99,7 @@ class Settings:
     outbox: Path
     as_of: date
     as_of_at: datetime | None = None
+    retention_days: int = DEFAULT_RETENTION_DAYS
 
     @classmethod
     def load(
@@ -89,6 +110,7 @@ class Settings:
         outbox: str | Path | None = None,
         as_of: str | date | None = None,
         as_of_at: str | datetime | None = None,
+        retention_days: str | int | None = None,
     ) -> Settings:
         """Settings from arguments, else environment variables, else defaults.
 
@@ -114,6 +136,11 @@ class Settings:
                 as_of if as_of is not None else os.environ.get(ENV_AS_OF)
             ),
             as_of_at=instant,
+            retention_days=parse_retention_days(
+                retention_days
+                if retention_days is not None
+                else os.environ.get(ENV_RETENTION_DAYS)
+            ),
         )
 
     def with_as_of(self, as_of: str | date | None) -> Settings:
@@ -128,6 +155,7 @@ class Settings:
             ENV_OUTBOX: str(self.outbox),
             ENV_AS_OF: self.as_of.isoformat(),
             ENV_AS_OF_AT: self.as_of_at.isoformat() if self.as_of_at else "",
+            ENV_RETENTION_DAYS: str(self.retention_days),
         }
 
     def export(self) -> None:

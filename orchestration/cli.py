@@ -14,6 +14,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from mailroom.privacy import PrivacyError
 from mailroom.settings import Settings, SettingsError
 from mailroom.simulator.core import DEFAULT_AS_OF
 
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.command(args)
-    except (SettingsError, FileNotFoundError, ValueError) as error:
+    except (SettingsError, FileNotFoundError, ValueError, PrivacyError) as error:
         print(f"mailroom: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--warehouse", help="DuckDB file (default: HOME/warehouse.duckdb)")
     run.add_argument("--outbox", help="outbox folder (default: HOME/outbox)")
     run.add_argument("--as-of", help="run as of this date, YYYY-MM-DD (default: today)")
+    _retention_flag(run)
 
     ingest = command(
         "ingest", _ingest, "load new landing files into the warehouse's raw tables"
@@ -73,6 +75,42 @@ def _parser() -> argparse.ArgumentParser:
         help="load into PostgreSQL (MAILROOM_PG_HOST, _PORT, _USER, _PASSWORD, "
         "_DBNAME, _SCHEMA) instead of the DuckDB file",
     )
+
+    forget = command(
+        "forget",
+        _forget,
+        "erase people (by email) from the warehouse, outbox, landing and logs, "
+        "and keep them suppressed",
+    )
+    forget.add_argument(
+        "--email", action="append", default=[], help="an email (repeat for more)"
+    )
+    forget.add_argument(
+        "--file", help="one email per line, or a CSV with an email column"
+    )
+    forget.add_argument(
+        "--requested-by",
+        help="who asked, e.g. a ticket reference (default: the OS user); recorded",
+    )
+    forget.add_argument(
+        "--keep-landing",
+        action="store_true",
+        help="report landing files holding the people instead of rewriting them",
+    )
+    forget.add_argument(
+        "--no-compact",
+        action="store_true",
+        help="skip rewriting the DuckDB file (deleted values then stay in its free "
+        "blocks until reused)",
+    )
+
+    purge = command(
+        "purge",
+        _purge,
+        "delete raw web and email events older than the retention age",
+    )
+    purge.add_argument("--as-of", help="count the age from this date (default: today)")
+    _retention_flag(purge)
 
     preview = command(
         "preview", _preview, "write one customer's email as HTML and explain its blocks"
@@ -126,6 +164,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _retention_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--retention-days",
+        help="purge raw web and email events older than this many days before the "
+        "as-of date (default: $MAILROOM_RETENTION_DAYS or 730)",
+    )
+
+
 def _simulation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=42)
@@ -168,6 +214,7 @@ def _run(args: argparse.Namespace) -> int:
         warehouse=args.warehouse,
         outbox=args.outbox,
         as_of=args.as_of,
+        retention_days=args.retention_days,
     )
     return _run_pipeline(settings)
 
@@ -184,14 +231,19 @@ def _ingest(args: argparse.Namespace) -> int:
 
             with PostgresSettings.from_env().connect() as con:
                 report = ingest_landing(
-                    PostgresDestination(con), settings.landing, progress=print
+                    PostgresDestination(con),
+                    settings.landing,
+                    progress=print,
+                    home=settings.home,
                 )
         else:
             import duckdb
 
             settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
             with duckdb.connect(str(settings.warehouse)) as con:
-                report = ingest_landing(con, settings.landing, progress=print)
+                report = ingest_landing(
+                    con, settings.landing, progress=print, home=settings.home
+                )
     except (IngestError, ConnectionError) as error:
         print(f"mailroom: {error}", file=sys.stderr)
         return 1
@@ -203,6 +255,8 @@ def _ingest(args: argparse.Namespace) -> int:
         f"{report.files('loaded'):,} files loaded ({report.rows_loaded():,} rows), "
         f"{report.files('skipped'):,} skipped, {len(report.refused):,} refused"
     )
+    if report.erased_rows():
+        print(f"{report.erased_rows():,} rows of erased people left out")
     return 0
 
 
@@ -250,6 +304,85 @@ def _run_pipeline(settings: Settings) -> int:
     print(f"finished in {time.perf_counter() - started:.1f} s\n")
     print_summary(settings)
     return 0
+
+
+def _forget(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from mailroom.forget import counts_by_schema, forget, read_emails_file
+
+    emails = list(args.email)
+    via = "mailroom forget --email" if emails else "mailroom forget"
+    if args.file:
+        emails += read_emails_file(Path(args.file))
+        via = "mailroom forget --file" + (" --email" if args.email else "")
+    settings = Settings.load(home=args.home)
+    try:
+        report = forget(
+            settings,
+            emails,
+            via=via,
+            requested_by=args.requested_by,
+            keep_landing=args.keep_landing,
+            compact=not args.no_compact,
+        )
+    except duckdb.IOException as error:
+        return _warehouse_busy(settings, error)
+    by_schema = ", ".join(
+        f"{schema} {count:,}"
+        for schema, count in sorted(counts_by_schema(report.per_table).items())
+    )
+    print(
+        f"erasure {report.request_id}: {report.people:,} people, "
+        f"{report.emails:,} emails, {report.rows:,} warehouse rows removed "
+        f"({by_schema or 'none'}), {len(report.per_file):,} files rewritten, "
+        f"{report.identifiers_suppressed:,} identifiers suppressed (keyed hashes)"
+    )
+    for path, count in sorted(report.per_file.items()):
+        print(f"  {path}: {count:,} removed")
+    for path, count in sorted(report.landing_kept.items()):
+        print(f"  kept (--keep-landing): {path} holds {count:,} of their rows")
+    if report.esp_destinations:
+        print(
+            "  these ESPs received them and keep their own copy; ask each to delete "
+            f"the contact: {', '.join(report.esp_destinations)}"
+        )
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from mailroom.privacy import purge_expired_events
+
+    settings = Settings.load(
+        home=args.home, as_of=args.as_of, retention_days=args.retention_days
+    )
+    try:
+        with duckdb.connect(str(settings.warehouse)) as con:
+            report = purge_expired_events(
+                con, settings.as_of, settings.retention_days, settings.landing
+            )
+    except duckdb.IOException as error:
+        return _warehouse_busy(settings, error)
+    print(
+        f"purged {report.rows:,} rows of events before {report.cutoff:%Y-%m-%d} "
+        f"({settings.retention_days} days before {settings.as_of}), "
+        f"{len(report.files_deleted):,} intake files deleted"
+    )
+    for table, count in sorted(report.per_table.items()):
+        print(f"  {table}: {count:,}")
+    return 0
+
+
+def _warehouse_busy(settings: Settings, error: Exception) -> int:
+    """DuckDB admits one process: say so instead of a traceback."""
+    print(
+        f"mailroom: cannot open {settings.warehouse} ({str(error).splitlines()[0]}); "
+        "if a run, the UI or another tool holds it, retry when it ends",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _preview(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from dagster import (
 from orchestration.assets.dbt import mailroom_dbt_models, mailroom_dbt_personalization
 from orchestration.assets.emails import (
     email_payloads,
+    no_erased_person_in_personalization_or_outbox,
     outbox_has_consent_for_every_recipient,
 )
 from orchestration.assets.export import EspResource, esp_sync
@@ -33,7 +34,11 @@ defs = Definitions(
         email_payloads,
         esp_sync,
     ],
-    asset_checks=[outbox_has_consent_for_every_recipient, *mart_freshness_checks],
+    asset_checks=[
+        outbox_has_consent_for_every_recipient,
+        no_erased_person_in_personalization_or_outbox,
+        *mart_freshness_checks,
+    ],
     jobs=[full_refresh, realtime_refresh],
     schedules=[daily_refresh],
     sensors=[new_landing_files, elapsed_cart_windows, stale_marts],

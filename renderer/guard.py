@@ -7,7 +7,8 @@
   the row, and/or the email in the ``opted_in`` set given to the guard; with no
   evidence at all the answer is no (``no_opt_in``);
 - the email is not on the global suppression list, nor flagged ``is_suppressed``
-  on the row (``suppressed``);
+  on the row, nor the address of a person erased with `mailroom forget` (known
+  only by a keyed hash: the caller's ``erased`` test) (``suppressed``);
 - fewer than ``frequency_cap`` marketing emails went to the address in the rolling
   window before ``now`` (``frequency_cap``);
 - the address was not already allowed earlier in this run (``duplicate``).
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,10 @@ class SendGuard:
         consent state). Optional when rows carry ``consent_status``.
     window
         Length of the rolling window; 7 days by default.
+    erased
+        Whether an address (trimmed, lower-cased) belongs to an erased person
+        (:meth:`mailroom.privacy.ErasedIdentifiers.is_erased_email`); such an
+        address is refused.
 
     Notes
     -----
@@ -101,6 +106,7 @@ class SendGuard:
         now: dt.datetime,
         opted_in: Iterable[str] | None = None,
         window: dt.timedelta = DEFAULT_WINDOW,
+        erased: Callable[[str], bool] | None = None,
     ) -> None:
         if isinstance(frequency_cap, bool) or not isinstance(frequency_cap, int):
             raise TypeError(f"frequency_cap must be an int, got {frequency_cap!r}")
@@ -110,6 +116,7 @@ class SendGuard:
             e.strip().lower() for e in suppressed if isinstance(e, str)
         )
         self.frequency_cap = frequency_cap
+        self.erased = erased
         self.now = _utc(now)
         self.window = window
         self.opted_in = (
@@ -161,6 +168,8 @@ class SendGuard:
             )
         if email in self.suppressed:
             return f"{SUPPRESSED}: on the global suppression list"
+        if self.erased is not None and self.erased(email):
+            return f"{SUPPRESSED}: the person was erased (mailroom forget)"
         if recipient.get("is_suppressed") is True:
             return f"{SUPPRESSED}: is_suppressed is set on the row"
         if email in self._allowed:

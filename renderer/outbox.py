@@ -31,7 +31,7 @@ import re
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -532,3 +532,129 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def run_ids(outbox_root: Path) -> list[str]:
+    """Every complete run folder of the outbox (one with a manifest), by name."""
+    root = Path(outbox_root)
+    if not root.is_dir():
+        return []
+    return sorted(
+        path.name
+        for path in root.iterdir()
+        if path.is_dir()
+        and not path.name.startswith(".")
+        and (path / MANIFEST_FILE).exists()
+    )
+
+
+def rewrite_run(
+    outbox_root: Path,
+    run_id: str,
+    drop: Callable[[dict[str, Any]], bool],
+    needles: Iterable[bytes] = (),
+) -> int:
+    """Remove the payloads ``drop`` selects from a run, keeping it self-consistent.
+
+    ``payloads.jsonl`` and ``payloads.csv`` lose those rows (the other lines stay
+    byte for byte), and the manifest's count, segment counts, sizes and SHA-256s are
+    recomputed; ``read_outbox`` verifies the result as any run. The new files go to
+    a hidden sibling folder that replaces the run by rename, so a reader sees the
+    old run or the new one. With ``needles``, a run whose payloads contain none of
+    those byte strings is left untouched without parsing a line.
+
+    Returns the number of payloads removed.
+    """
+    root = Path(outbox_root)
+    folder = root / validate_run_id(run_id)
+    manifest = OutboxManifest.from_dict(
+        json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    )
+    needles = [needle for needle in needles if needle]
+    if needles and not _contains_any(folder / PAYLOADS_FILE, needles):
+        return 0
+    staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.", suffix=".tmp", dir=root))
+    try:
+        removed_ids: set[str] = set()
+        segments: Counter[str] = Counter()
+        count = 0
+        with (
+            open(folder / PAYLOADS_FILE, "rb") as source,
+            _HashedFile(staging / PAYLOADS_FILE) as jsonl,
+        ):
+            for line in source:
+                payload = json.loads(line)
+                if (not needles or any(n in line for n in needles)) and drop(payload):
+                    removed_ids.add(str(payload.get("recipient_id")))
+                    continue
+                jsonl.write(line)
+                count += 1
+                segment = payload.get("segment")
+                segments[NO_SEGMENT if segment is None else str(segment)] += 1
+            jsonl.sync()
+        removed = manifest.payload_count - count
+        if not removed:
+            shutil.rmtree(staging)
+            return 0
+        csv_sha256, csv_bytes = manifest.csv_sha256, manifest.csv_bytes
+        if manifest.csv_sha256 is not None:
+            csv_sha256, csv_bytes = _rewrite_csv(
+                folder / CSV_FILE, staging / CSV_FILE, removed_ids
+            )
+        for extra in folder.iterdir():
+            if extra.name not in (PAYLOADS_FILE, CSV_FILE, MANIFEST_FILE):
+                if extra.is_dir():
+                    shutil.copytree(extra, staging / extra.name)
+                else:
+                    shutil.copy2(extra, staging / extra.name)
+        rewritten = OutboxManifest(
+            **{
+                **asdict(manifest),
+                "payload_count": count,
+                "segment_counts": dict(sorted(segments.items())),
+                "payloads_sha256": jsonl.hexdigest(),
+                "payloads_bytes": jsonl.size,
+                "csv_sha256": csv_sha256,
+                "csv_bytes": csv_bytes,
+            }
+        )
+        _write_durably(staging / MANIFEST_FILE, dumps(rewritten.to_dict()) + "\n")
+        retired = root / f".{run_id}.retired"
+        shutil.rmtree(retired, ignore_errors=True)
+        os.rename(folder, retired)
+        os.rename(staging, folder)
+        _fsync_dir(root)
+        shutil.rmtree(retired)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return removed
+
+
+def _rewrite_csv(source: Path, target: Path, removed_ids: set[str]) -> tuple[str, int]:
+    """Copy a run's CSV without the rows of ``removed_ids``; (sha256, bytes)."""
+    position = CSV_COLUMNS.index("recipient_id")
+    with (
+        open(source, encoding="utf-8", newline="") as rows,
+        _HashedFile(target) as out,
+    ):
+        table = csv.writer(_TextWriter(out), lineterminator="\r\n")
+        for index, row in enumerate(csv.reader(rows)):
+            if index and row[position].lstrip("'") in removed_ids:
+                continue
+            table.writerow(row)
+        out.sync()
+    return out.hexdigest(), out.size
+
+
+def _contains_any(path: Path, needles: list[bytes]) -> bool:
+    """Whether the file holds one of ``needles`` (read in overlapping chunks)."""
+    overlap = max(len(needle) for needle in needles) - 1
+    tail = b""
+    with open(path, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            window = tail + chunk
+            if any(needle in window for needle in needles):
+                return True
+            tail = window[-overlap:] if overlap else b""
+    return False

@@ -13,6 +13,7 @@ from dagster import (
 from dagster_dbt import get_asset_key_for_model
 
 from mailroom.campaign import render_to_outbox
+from mailroom.privacy import erased_recipients
 from mailroom.recipients import emails_without_consent
 from orchestration.assets.dbt import mailroom_dbt_personalization
 from orchestration.assets.ingestion import POOL
@@ -91,4 +92,22 @@ def outbox_has_consent_for_every_recipient(
             "recipients_checked": len(emails),
             "without_consent": len(offending),
         },
+    )
+
+
+@asset_check(asset=PAYLOADS_KEY, blocking=True)
+def no_erased_person_in_personalization_or_outbox(
+    mailroom: MailroomResource,
+) -> AssetCheckResult:
+    """No address of a person erased with `mailroom forget` is in
+    marts.personalization or the latest outbox: each address is hashed with the
+    erasure key and looked up in privacy.erased_identifiers."""
+    settings = mailroom.settings()
+    _, payloads = read_outbox(settings.outbox)
+    emails = [payload["email"] for payload in payloads]
+    with mailroom.connect() as con:
+        found = erased_recipients(con, settings.home, emails)
+    return AssetCheckResult(
+        passed=not any(found.values()),
+        metadata={"outbox_checked": len(emails), **found},
     )

@@ -1,4 +1,5 @@
-"""Ingestion: every new landing file, loaded once into raw.<source>."""
+"""Ingestion: every new landing file, loaded once into raw.<source>, and raw events
+older than the retention age purged."""
 
 from collections.abc import Iterator
 
@@ -12,6 +13,7 @@ from dagster import (
 
 from mailroom.contract import SOURCES
 from mailroom.ingest import RAW_SCHEMA, ingest_landing
+from mailroom.privacy import EVENT_SOURCES, purge_expired_events
 from orchestration.project import INGESTION_GROUP
 from orchestration.resources import MailroomResource
 
@@ -33,10 +35,18 @@ RAW_SPECS = [
 def raw_tables(
     context: AssetExecutionContext, mailroom: MailroomResource
 ) -> Iterator[MaterializeResult]:
-    """Load new files from the landing folder; refused files are reported, not fatal."""
+    """Load new files from the landing folder (refused files are reported, not
+    fatal; rows of erased people are left out), then purge web and email events
+    older than the retention age (MAILROOM_RETENTION_DAYS) from raw and the
+    incremental event models."""
     settings = mailroom.settings()
     with mailroom.connect(context) as con:
-        report = ingest_landing(con, settings.landing, progress=context.log.info)
+        report = ingest_landing(
+            con, settings.landing, progress=context.log.info, home=settings.home
+        )
+        purge = purge_expired_events(
+            con, settings.as_of, settings.retention_days, settings.landing
+        )
         totals = dict(
             con.execute(
                 " union all ".join(
@@ -62,6 +72,17 @@ def raw_tables(
                 ),
                 "files_refused": MetadataValue.md(
                     "\n".join(f"- {message}" for message in refused) or "none"
+                ),
+                "rows_of_erased_people_left_out": report.erased_rows(name),
+                **(
+                    {
+                        "rows_purged_by_retention": purge.per_table.get(
+                            f"{RAW_SCHEMA}.{name}", 0
+                        ),
+                        "retention_days": settings.retention_days,
+                    }
+                    if name in EVENT_SOURCES
+                    else {}
                 ),
             },
         )

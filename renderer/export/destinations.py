@@ -14,6 +14,13 @@ else is sent at all), never ``status``, so an unsubscribed member stays
 unsubscribed; HubSpot, Klaviyo and Braze get profile properties only, never
 subscription fields. Every item carries the idempotency key of its
 ``(recipient, campaign, content hash)``.
+
+Only what the ESP needs to send the rendered campaign leaves: the address, the
+first name (the greeting of ESP-side templates) and the merge variables listed in
+:data:`ESP_MERGE_FIELDS` (subject, preheader, variant, tracking id, campaign,
+blocks, picks). The last name, the RFM segment and any other profile value in a
+payload's ``merge_vars`` stay home; :func:`item_fields` lists what an item
+carries, for the export log.
 """
 
 from __future__ import annotations
@@ -26,6 +33,23 @@ from typing import Any, ClassVar
 from renderer.export.http import ExportError, HttpClient, Response
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+MERGE_PICKS = 3
+# The merge variables an export may carry (data minimisation): what an ESP-side
+# template needs to show the rendered campaign, nothing that profiles the person.
+ESP_MERGE_FIELDS: tuple[str, ...] = (
+    "FNAME",
+    "MR_SUBJ",
+    "MR_PREHEAD",
+    "MR_VARIANT",
+    "MR_TID",
+    "MR_CAMP",
+    "MR_BLOCKS",
+    *(
+        f"MR_P{rank}_{part}"
+        for rank in range(1, MERGE_PICKS + 1)
+        for part in ("NAME", "URL", "PRC", "IMG")
+    ),
+)
 
 
 class Rejected(Exception):
@@ -101,8 +125,26 @@ def _require_opt_in(payload: Mapping[str, Any]) -> None:
 
 
 def _merge_vars(payload: Mapping[str, Any]) -> dict[str, str]:
+    """The payload's merge variables that an export may carry, as text."""
     merge = payload.get("merge_vars") or {}
-    return {str(k): "" if v is None else str(v) for k, v in merge.items()}
+    return {
+        name: "" if merge[name] is None else str(merge[name])
+        for name in ESP_MERGE_FIELDS
+        if name in merge
+    }
+
+
+def item_fields(item: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """The field paths an item carries (``merge_fields.FNAME``), sorted; list items
+    count once, as ``path[]``."""
+    fields: set[str] = set()
+    for key, value in item.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            fields.update(item_fields(value, f"{path}."))
+        else:
+            fields.add(path)
+    return sorted(fields)
 
 
 def _check_status(response: Response, what: str, accepted: Sequence[int]) -> None:
@@ -179,7 +221,6 @@ class HubSpot(Destination):
         properties = {
             "email": email,
             "firstname": merge.pop("FNAME", ""),
-            "lastname": merge.pop("LNAME", ""),
             **{f"mailroom_{k.lower()}": v for k, v in merge.items()},
             "mailroom_content_hash": str(payload.get("content_hash", "")),
             "mailroom_idempotency_key": key,
@@ -227,7 +268,7 @@ class Klaviyo(Destination):
         return headers
 
     def item(self, payload: Mapping[str, Any], key: str) -> dict[str, Any]:
-        """A profile with first/last name and ``mailroom_*`` custom properties."""
+        """A profile with the first name and ``mailroom_*`` custom properties."""
         email = _require_email(payload)
         _require_opt_in(payload)
         merge = _merge_vars(payload)
@@ -236,7 +277,6 @@ class Klaviyo(Destination):
             "attributes": {
                 "email": email,
                 "first_name": merge.pop("FNAME", ""),
-                "last_name": merge.pop("LNAME", ""),
                 "properties": {
                     **{f"mailroom_{k.lower()}": v for k, v in merge.items()},
                     "mailroom_idempotency_key": key,
@@ -305,7 +345,6 @@ class Braze(Destination):
             "external_id": str(payload.get("recipient_id")),
             "email": email,
             "first_name": merge.pop("FNAME", ""),
-            "last_name": merge.pop("LNAME", ""),
             **{f"mailroom_{k.lower()}": v for k, v in merge.items()},
             "mailroom_idempotency_key": key,
         }

@@ -8,7 +8,12 @@ A small SQLite file (by convention ``<outbox>/esp_sync.sqlite``) with two tables
   the frequency cap counts these (:func:`acknowledged_sends`);
 - ``rejections``: the latest per-item rejection (reason, run), cleared once the
   item is acknowledged; rejected items are not acknowledged, so the next sync
-  sends them again.
+  sends them again;
+- ``export_log``: the export audit, append-only: one row per recipient per export
+  (an outbox run written, or an item an ESP acknowledged or rejected) with the
+  recipient id (never the email), the destination, the outbox run, the fields
+  that left, the outcome and the time. ESP rows are written in the transaction
+  that records the batch, so the log and the state never disagree.
 
 Each batch's outcome is written in one transaction, committed only after the ESP
 acknowledged the batch; a sync killed midway resumes where it stopped.
@@ -44,7 +49,19 @@ create table if not exists rejections (
     rejected_at text not null,
     primary key (destination, recipient_id, campaign_id)
 );
+create table if not exists export_log (
+    exported_at text not null,
+    destination text not null,
+    run_id text not null,
+    recipient_id text not null,
+    campaign_id text,
+    fields text not null,
+    outcome text not null
+);
+create index if not exists export_log_run on export_log (run_id, destination);
 """
+# Stands in for the recipient id of an erased person in the export log.
+ERASED_RECIPIENT = "(erased)"
 
 
 class SyncState:
@@ -97,6 +114,7 @@ class SyncState:
         accepted: Iterable[tuple[str, str, str, str, str]],
         rejected: Iterable[tuple[str, str, str, str]],
         send_date: dt.date | None = None,
+        fields: str | None = None,
     ) -> None:
         """Record one acknowledged batch atomically.
 
@@ -110,6 +128,9 @@ class SyncState:
         send_date
             The day the campaign goes out (the outbox run's as-of date); today
             (UTC) when not given.
+        fields
+            The fields the items carried (comma-separated): with it, every item
+            gets an ``export_log`` row in the same transaction.
         """
         moment = dt.datetime.now(dt.UTC)
         now = moment.isoformat()
@@ -140,7 +161,21 @@ class SyncState:
                     "recipient_id = ? and campaign_id = ?",
                     (destination, recipient_id, campaign_id),
                 )
+                if fields is not None:
+                    self._log(
+                        now, destination, run_id, recipient_id, campaign_id, fields
+                    )
             for recipient_id, campaign_id, content_hash, reason in rejected:
+                if fields is not None:
+                    self._log(
+                        now,
+                        destination,
+                        run_id,
+                        recipient_id,
+                        campaign_id,
+                        fields,
+                        "rejected",
+                    )
                 cursor.execute(
                     "insert or replace into rejections values (?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -157,6 +192,102 @@ class SyncState:
             cursor.execute("rollback")
             raise
         cursor.execute("commit")
+
+    def _log(
+        self,
+        now: str,
+        destination: str,
+        run_id: str,
+        recipient_id: str,
+        campaign_id: str | None,
+        fields: str,
+        outcome: str = "accepted",
+    ) -> None:
+        self.connection.execute(
+            "insert into export_log values (?, ?, ?, ?, ?, ?, ?)",
+            (now, destination, run_id, recipient_id, campaign_id, fields, outcome),
+        )
+
+    def log_export(
+        self,
+        destination: str,
+        run_id: str,
+        recipients: Iterable[tuple[str, str | None]],
+        fields: Iterable[str],
+    ) -> int:
+        """Append one ``export_log`` row per ``(recipient_id, campaign_id)`` that
+        left in one export (e.g. an outbox run written), in one transaction."""
+        now = dt.datetime.now(dt.UTC).isoformat()
+        listed = ",".join(fields)
+        rows = [
+            (now, destination, run_id, recipient_id, campaign_id, listed, "written")
+            for recipient_id, campaign_id in recipients
+        ]
+        cursor = self.connection
+        cursor.execute("begin immediate")
+        try:
+            cursor.executemany(
+                "insert into export_log values (?, ?, ?, ?, ?, ?, ?)", rows
+            )
+        except BaseException:
+            cursor.execute("rollback")
+            raise
+        cursor.execute("commit")
+        return len(rows)
+
+    def export_log(self, run_id: str | None = None) -> list[dict[str, str]]:
+        """The export audit rows (of one outbox run), oldest first."""
+        cursor = self.connection.execute(
+            "select * from export_log where ? is null or run_id = ? order by rowid",
+            (run_id, run_id),
+        )
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    def forget(self, recipient_ids: Iterable[str], emails: Iterable[str]) -> int:
+        """Remove what the state holds about erased people; the rows removed.
+
+        Their acknowledgements and rejections go (they would otherwise keep the
+        email, and the frequency cap has no more use for it); their export-log
+        rows stay, with :data:`ERASED_RECIPIENT` instead of the id, so the log
+        still counts what was exported. The file is then vacuumed, so no deleted
+        row lingers in free pages or the write-ahead log.
+        """
+        ids = sorted(set(recipient_ids))
+        addresses = sorted({email.strip().lower() for email in emails})
+        cursor = self.connection
+        removed = 0
+        cursor.execute("begin immediate")
+        try:
+            cursor.execute("create temporary table if not exists _ids (value text)")
+            cursor.execute("create temporary table if not exists _emails (value text)")
+            cursor.execute("delete from _ids")
+            cursor.execute("delete from _emails")
+            cursor.executemany("insert into _ids values (?)", [(i,) for i in ids])
+            cursor.executemany(
+                "insert into _emails values (?)", [(e,) for e in addresses]
+            )
+            removed += cursor.execute(
+                "delete from acknowledged where recipient_id in (select value from "
+                "_ids) or lower(trim(email)) in (select value from _emails)"
+            ).rowcount
+            removed += cursor.execute(
+                "delete from rejections where recipient_id in (select value from _ids)"
+            ).rowcount
+            removed += cursor.execute(
+                "update export_log set recipient_id = ? "
+                "where recipient_id in (select value from _ids)",
+                (ERASED_RECIPIENT,),
+            ).rowcount
+        except BaseException:
+            cursor.execute("rollback")
+            raise
+        cursor.execute("commit")
+        cursor.execute("drop table _ids")
+        cursor.execute("drop table _emails")
+        cursor.execute("vacuum")
+        cursor.execute("pragma wal_checkpoint(truncate)")
+        return removed
 
     def rejections(self, destination: str) -> list[tuple[str, str, str]]:
         """``(recipient_id, campaign_id, reason)`` currently rejected."""

@@ -9,7 +9,9 @@ For one run and one destination:
    opt-in, are recorded as rejected and not sent) and cut them into batches within
    its item and byte limits;
 4. send each batch (retries, backoff, Retry-After: :mod:`renderer.export.http`) and,
-   once the ESP acknowledged it, commit accepted and rejected items to the state.
+   once the ESP acknowledged it, commit accepted and rejected items to the state,
+   with one export-log row per item (recipient id, fields, outcome) in the same
+   transaction.
 
 Killing a sync midway loses at most the batch in flight, which the next run sends
 again with the same idempotency keys; every changed recipient is delivered once.
@@ -33,6 +35,7 @@ from renderer.export.destinations import (
     Rejected,
     batch_key,
     idempotency_key,
+    item_fields,
 )
 from renderer.export.http import HttpClient, RetryPolicy
 from renderer.export.state import SyncState
@@ -208,8 +211,14 @@ def sync_outbox(
                     (*idents[i][:3], reason)
                     for i, reason in sorted(result.rejected.items())
                 ]
+                fields = sorted({f for item in items for f in item_fields(item)})
                 state.record_batch(
-                    destination, manifest.run_id, accepted, rejected, send_date
+                    destination,
+                    manifest.run_id,
+                    accepted,
+                    rejected,
+                    send_date,
+                    fields=",".join(fields),
                 )
                 report.batches += 1
                 report.sent += len(items)
