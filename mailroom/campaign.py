@@ -49,6 +49,7 @@ class CampaignReport:
     refused: Counter[str] = field(default_factory=Counter)
     variants: Counter[str] = field(default_factory=Counter)
     audit_rows: int = 0
+    render_cpu: Counter[int] = field(default_factory=Counter)
 
 
 def campaign_for(as_of: dt.date) -> Campaign:
@@ -195,6 +196,7 @@ def _counted(
         report.holdout += chunk.holdout
         report.refused.update(chunk.refused)
         report.variants.update(chunk.variants)
+        report.render_cpu[chunk.pid] += chunk.cpu_seconds
         audit.add(chunk.audit)
         yield chunk
 

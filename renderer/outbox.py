@@ -229,6 +229,35 @@ def payload_line(payload: Mapping[str, Any]) -> bytes:
     return (dumps(payload) + "\n").encode("utf-8")
 
 
+_HTML_KEY = b'"html":"'
+
+
+def payload_line_with_html(payload: Mapping[str, Any], html_json: bytes) -> bytes:
+    """:func:`payload_line` of ``payload`` with its empty ``html`` replaced by
+    the HTML given as the escaped body of a JSON string (``orjson.dumps(html)``
+    without its quotes).
+
+    Keys are sorted and the keys before ``html`` hold no objects, and a quote
+    inside a JSON string is always escaped, so the first ``"html":"`` of the line
+    is the payload's own. Payloads orjson would write differently from
+    :func:`dumps` take that path, with the HTML decoded.
+    """
+    if payload.get("html") != "":
+        raise ValueError("payload_line_with_html needs a payload whose html is ''")
+    if not _orjson_exact(payload):
+        html = html_json_text(html_json)
+        return payload_line({**payload, "html": html})
+    option = _ORJSON_OPTIONS | orjson.OPT_APPEND_NEWLINE
+    line = orjson.dumps(payload, default=json_default, option=option)
+    at = line.index(_HTML_KEY + b'"') + len(_HTML_KEY)
+    return b"".join((line[:at], html_json, line[at:]))
+
+
+def html_json_text(html_json: bytes) -> str:
+    """The text of an escaped JSON string body."""
+    return orjson.loads(b'"' + html_json + b'"')
+
+
 def _csv_cell(value: object) -> str:
     if value is None:
         return ""

@@ -28,7 +28,7 @@ from typing import Any
 
 from renderer.catalog import load_catalog
 from renderer.guard import SendGuard, reason_code
-from renderer.outbox import csv_line, csv_row, payload_line, segment_key
+from renderer.outbox import csv_line, csv_row, payload_line_with_html, segment_key
 from renderer.pipeline import AUDIT_COLUMNS, render_campaign
 from renderer.render import Campaign, Renderer
 
@@ -116,8 +116,7 @@ def render_chunk(
     chunk = RenderedChunk(pid=os.getpid())
     lines: list[bytes] = []
     records: list[bytes] = []
-    audit = chunk.audit
-    columns = [(name, audit[name]) for name in AUDIT_COLUMNS]
+    audit_rows: list[dict[str, Any]] = []
     for item in render_campaign(
         [(recipients, picks_by_customer)],
         spec.campaign,
@@ -126,21 +125,21 @@ def render_chunk(
         spec.model_version,
         holdout=spec.holdout,
         renderer=renderer,
+        encoded=True,
     ):
         chunk.recipients += 1
-        for row in item.audit:
-            for name, values in columns:
-                values.append(row[name])
+        audit_rows.extend(item.audit)
         payload = item.payload
         if item.refused:
             chunk.refused[reason_code(item.refused)] += 1
-        elif payload is None:
+        elif payload is None or item.html is None:
             chunk.holdout += 1
         else:
             chunk.variants[item.variant or ""] += 1
-            lines.append(payload_line(payload))
+            lines.append(payload_line_with_html(payload, item.html.json))
             records.append(csv_line(csv_row(payload)))
             chunk.segments[segment_key(payload)] += 1
+    chunk.audit = {name: [row[name] for row in audit_rows] for name in AUDIT_COLUMNS}
     chunk.jsonl = b"".join(lines)
     chunk.csv = b"".join(records)
     chunk.payload_count = len(lines)
@@ -222,6 +221,8 @@ def render_chunks(
         for part in chunks:
             yield render_chunk(spec, renderer, *part)
         return
+    # Fail here, with the catalog's own message, not in a worker's start-up.
+    load_catalog(spec.catalog_path, known_columns=spec.known_columns)
     pool = ProcessPoolExecutor(
         processes,
         mp_context=multiprocessing.get_context("spawn"),

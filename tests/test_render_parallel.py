@@ -17,17 +17,28 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mailroom.campaign import campaign_for, render_processes, render_to_outbox
 from mailroom.recipients import iter_recipient_batches
-from renderer.catalog import load_catalog
+from renderer.catalog import CatalogError, load_catalog
 from renderer.config import SendConfig
 from renderer.guard import SendGuard
-from renderer.outbox import CSV_FILE, PAYLOADS_FILE, read_outbox, write_outbox
-from renderer.pipeline import payloads, render_campaign
-from renderer.render import Renderer
+from renderer.outbox import (
+    CSV_FILE,
+    PAYLOADS_FILE,
+    payload_line,
+    payload_line_with_html,
+    read_outbox,
+    write_outbox,
+)
+from renderer.parallel import RenderSpec, render_chunks
+from renderer.pipeline import _values_text, payloads, render_campaign
+from renderer.render import Campaign, MissingFieldError, Renderer
 
 AS_OF = dt.date(2026, 11, 1)
 RECIPIENTS = 2_600  # three chunks of CHUNK_SIZE, so both workers get some
@@ -220,3 +231,78 @@ def test_large_audiences_use_every_cpu_unless_configured() -> None:
     assert render_processes(SendConfig(render_processes=3), 10) == 3
     with pytest.raises(ValueError, match="render_processes"):
         SendConfig(render_processes=0)
+
+
+def test_html_rendered_to_bytes_is_the_html_rendered_to_text() -> None:
+    renderer = Renderer(catalog=load_catalog(known_columns=[*SCHEMA.names]))
+    campaign = Campaign(campaign_id="bytes-26", name="Bytes")
+    for index in range(40):
+        row = person(index)
+        picks = [pick(index, rank) for rank in range(1, index % 4 + 1)]
+        payload, decisions = renderer.render_with_decisions(row, picks, campaign, "B")
+        encoded, encoded_decisions, html = renderer.render_encoded(
+            row, picks, campaign, "B"
+        )
+        assert html.utf8 == payload["html"].encode("utf-8")
+        assert html.json == orjson.dumps(payload["html"])[1:-1]
+        assert encoded == {**payload, "html": ""}
+        assert encoded_decisions == decisions
+        assert payload_line_with_html(encoded, html.json) == payload_line(payload)
+
+
+@given(
+    html=st.text(),
+    segment=st.one_of(
+        st.none(), st.text(), st.just('"html":""'), st.floats(allow_nan=False)
+    ),
+    email=st.text(),
+)
+def test_spliced_line_equals_the_whole_line(
+    html: str, segment: object, email: str
+) -> None:
+    payload = {
+        "blocks": ['"html":""', email],
+        "email": email,
+        "html": html,
+        "segment": segment,
+        "text": '"html":"',
+        "recommendations": [{"name": email, "price": Decimal("1.50")}],
+    }
+    try:
+        expected = payload_line(payload)
+    except (TypeError, ValueError):  # e.g. a lone surrogate: not encodable
+        return
+    body = orjson.dumps(html)[1:-1]
+    assert payload_line_with_html({**payload, "html": ""}, body) == expected
+
+
+def test_a_worker_error_reaches_the_caller_with_its_message(tmp_path: Path) -> None:
+    spec = RenderSpec(campaign_for(AS_OF), {"A": 1}, "test")
+    rows = [person(index) for index in range(30)]
+    del rows[17]["rfm_segment"]
+    guard = SendGuard([], 3, [], dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    with pytest.raises(MissingFieldError, match=r"rfm_segment.*c-00017"):
+        list(render_chunks([(rows, {})], guard, spec, processes=2, chunk_size=10))
+    (tmp_path / "catalog.yaml").write_text("slots: [body]\nlayout: nope.mjml\n")
+    broken = RenderSpec(campaign_for(AS_OF), {"A": 1}, "test", catalog_path=tmp_path)
+    with pytest.raises(CatalogError, match=r"nope\.mjml"):
+        list(render_chunks([(rows, {})], guard, broken, processes=2))
+
+
+def test_audit_values_keep_their_own_form_whatever_was_seen_before() -> None:
+    # equal values: a cache keyed on them alone wrote the first one seen
+    seen = [
+        {"lifetime_revenue": 300},
+        {"lifetime_revenue": Decimal("300.00")},
+        {"lifetime_revenue": 300.0},
+        {"is_vip": 1},
+        {"is_vip": True},
+    ]
+    texts = [_values_text(values) for values in seen]
+    assert texts == [
+        '{"lifetime_revenue":300}',
+        '{"lifetime_revenue":"300.00"}',
+        '{"lifetime_revenue":300.0}',
+        '{"is_vip":1}',
+        '{"is_vip":true}',
+    ]
