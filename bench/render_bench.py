@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import multiprocessing
 import os
 import resource
 import tempfile
@@ -185,6 +186,12 @@ def measure(warehouse: Path, home: Path, processes: int) -> dict[str, float]:
         "busiest": max([parent, *workers]),
         "audit_rows": report.audit_rows,
         "bytes": report.manifest.payloads_bytes,
+        # KiB on Linux; this process is fresh, so its peak is the render's
+        "peak": max(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        )
+        * 1024,
     }
 
 
@@ -197,13 +204,14 @@ def main() -> None:
         warehouse = Path(folder) / "warehouse.duckdb"
         build_warehouse(warehouse, options.recipients)
         for processes in options.processes:
-            result = measure(warehouse, Path(folder) / f"p{processes}", processes)
+            # each render in a fresh process, so that its figures are its own
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                result = pool.apply(
+                    measure, (warehouse, Path(folder) / f"p{processes}", processes)
+                )
             count, total = result["payloads"], result["parent"] + result["children"]
             idle = max(total / processes, result["busiest"])
-            peak = max(
-                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-            )
+            peak = result["peak"]
             print(
                 f"{processes} process(es): {count:,} payloads of "
                 f"{options.recipients:,} recipients "
@@ -213,7 +221,7 @@ def main() -> None:
                 f"{total:.1f} s CPU (parent {result['parent']:.1f} s, workers "
                 f"{result['children']:.1f} s) = {count / total:,.0f} per CPU s; "
                 f"on {processes} idle core(s) {count / idle:,.0f}/s; "
-                f"peak {peak / 1024:,.0f} MiB per process"
+                f"peak {peak / 2**20:,.0f} MiB per process"
             )
 
 

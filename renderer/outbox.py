@@ -17,6 +17,8 @@ Both files are written into a hidden temporary sibling directory that is renamed
 ``<run_id>`` only once everything is on disk, so a failure (or a crash) never leaves a
 partial run folder. ``<outbox_root>/LATEST`` then names the newest complete run.
 Payloads are streamed: memory use does not grow with the number of payloads.
+Payloads serialised elsewhere (worker processes, :mod:`renderer.parallel`) are
+written with :func:`write_outbox_chunks`, to the same bytes.
 """
 
 from __future__ import annotations
