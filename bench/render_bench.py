@@ -184,6 +184,7 @@ def measure(warehouse: Path, home: Path, processes: int) -> dict[str, float]:
         "parent": parent,
         "children": children,
         "busiest": max([parent, *workers]),
+        "in_chunks": sum(workers),
         "audit_rows": report.audit_rows,
         "bytes": report.manifest.payloads_bytes,
         # KiB on Linux; this process is fresh, so its peak is the render's
@@ -193,6 +194,14 @@ def measure(warehouse: Path, home: Path, processes: int) -> dict[str, float]:
         )
         * 1024,
     }
+
+
+def _measure_into(results: Any, *args: Any) -> None:
+    try:
+        results.put(measure(*args))
+    except BaseException as error:
+        results.put(error)
+        raise
 
 
 def main() -> None:
@@ -205,10 +214,17 @@ def main() -> None:
         build_warehouse(warehouse, options.recipients)
         for processes in options.processes:
             # each render in a fresh process, so that its figures are its own
-            with multiprocessing.get_context("spawn").Pool(1) as pool:
-                result = pool.apply(
-                    measure, (warehouse, Path(folder) / f"p{processes}", processes)
-                )
+            context = multiprocessing.get_context("spawn")
+            results = context.SimpleQueue()
+            child = context.Process(
+                target=_measure_into,
+                args=(results, warehouse, Path(folder) / f"p{processes}", processes),
+            )
+            child.start()
+            result = results.get()
+            child.join()
+            if isinstance(result, BaseException):
+                raise result
             count, total = result["payloads"], result["parent"] + result["children"]
             idle = max(total / processes, result["busiest"])
             peak = result["peak"]
@@ -219,7 +235,8 @@ def main() -> None:
                 f"{result['audit_rows']:,} audit rows): "
                 f"{result['wall']:.1f} s wall = {count / result['wall']:,.0f}/s; "
                 f"{total:.1f} s CPU (parent {result['parent']:.1f} s, workers "
-                f"{result['children']:.1f} s) = {count / total:,.0f} per CPU s; "
+                f"{result['children']:.1f} s, {result['in_chunks']:.1f} s of it "
+                f"rendering chunks) = {count / total:,.0f} per CPU s; "
                 f"on {processes} idle core(s) {count / idle:,.0f}/s; "
                 f"peak {peak / 2**20:,.0f} MiB per process"
             )
