@@ -8,6 +8,7 @@ asset and the command line both call :func:`render_to_outbox`.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,14 +27,16 @@ from renderer.guard import (
     DEFAULT_WINDOW,
     SendGuard,
     load_suppression_list,
-    reason_code,
 )
-from renderer.outbox import OutboxManifest, write_outbox
-from renderer.pipeline import AUDIT_COLUMNS, RenderedRecipient, render_campaign
+from renderer.outbox import OutboxManifest, write_outbox_chunks
+from renderer.parallel import RenderedChunk, RenderSpec, render_chunks
+from renderer.pipeline import AUDIT_COLUMNS
 from renderer.render import Campaign, Renderer
 
 AUDIT_TABLE = "emails.decision_audit"
 AUDIT_FLUSH_ROWS = 50_000
+# Below this many recipients one process renders: starting workers costs more.
+PARALLEL_MIN_RECIPIENTS = 20_000
 
 
 @dataclass
@@ -51,6 +54,7 @@ class CampaignReport:
     exported: list[tuple[str, str]] = field(default_factory=list)
     fields: set[str] = field(default_factory=set)
     export_log_rows: int = 0
+    render_cpu: Counter[int] = field(default_factory=Counter)
 
 
 def campaign_for(as_of: dt.date) -> Campaign:
@@ -147,20 +151,25 @@ def render_to_outbox(
     )
     report = CampaignReport(campaign_id=campaign.campaign_id)
     version = model_version(con)
-    rendered = render_campaign(
+    spec = RenderSpec(
+        campaign=campaign,
+        arms=dict(config.arms),
+        model_version=version,
+        known_columns=tuple(known),
+    )
+    audience = con.execute("select count(*) from marts.personalization").fetchone()[0]
+    chunks = render_chunks(
         iter_recipient_batches(con),
-        campaign,
         guard,
-        config.arms,
-        version,
-        renderer=Renderer(catalog=load_catalog(known_columns=known)),
+        spec,
+        processes=render_processes(config, audience),
     )
     con.begin()
     try:
         _prepare_audit(con, campaign.campaign_id)
         audit = _AuditWriter(con, run_id, as_of)
-        report.manifest = write_outbox(
-            _counted(rendered, report, audit),
+        report.manifest = write_outbox_chunks(
+            _counted(chunks, report, audit),
             outbox,
             run_id,
             metadata={
@@ -183,24 +192,29 @@ def render_to_outbox(
     return report
 
 
+def render_processes(config: SendConfig, audience: int) -> int:
+    """Worker processes for an audience: ``config.render_processes`` if set, else
+    one per CPU for audiences of :data:`PARALLEL_MIN_RECIPIENTS` or more."""
+    if config.render_processes is not None:
+        return config.render_processes
+    if audience < PARALLEL_MIN_RECIPIENTS:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
 def _counted(
-    rendered: Iterator[RenderedRecipient], report: CampaignReport, audit: _AuditWriter
-) -> Iterator[dict]:
-    for item in rendered:
-        report.recipients += 1
-        audit.add(item.audit)
-        if item.refused:
-            report.refused[reason_code(item.refused)] += 1
-        elif item.payload is None:
-            report.holdout += 1
-        else:
-            report.variants[item.variant or ""] += 1
-            report.exported.append(
-                (str(item.payload["recipient_id"]), str(item.payload["campaign_id"]))
-            )
-            if not report.fields:
-                report.fields.update(item.payload)
-            yield item.payload
+    chunks: Iterator[RenderedChunk], report: CampaignReport, audit: _AuditWriter
+) -> Iterator[RenderedChunk]:
+    for chunk in chunks:
+        report.recipients += chunk.recipients
+        report.holdout += chunk.holdout
+        report.refused.update(chunk.refused)
+        report.variants.update(chunk.variants)
+        report.render_cpu[chunk.pid] += chunk.cpu_seconds
+        report.exported.extend(chunk.exported)
+        report.fields.update(chunk.fields)
+        audit.add(chunk.audit)
+        yield chunk
 
 
 def _prepare_audit(con: duckdb.DuckDBPyConnection, campaign_id: str) -> None:
@@ -217,40 +231,47 @@ def _prepare_audit(con: duckdb.DuckDBPyConnection, campaign_id: str) -> None:
 
 
 class _AuditWriter:
-    """Buffers audit rows and inserts them in Arrow batches."""
+    """Buffers audit rows (as columns) and inserts them in Arrow batches."""
 
     def __init__(
         self, con: duckdb.DuckDBPyConnection, run_id: str, as_of: dt.date
     ) -> None:
         self.con, self.run_id, self.as_of = con, run_id, as_of
-        self.buffer: list[dict] = []
+        self.buffer: dict[str, list] = {name: [] for name in AUDIT_COLUMNS}
+        self.buffered = 0
         self.rows = 0
 
-    def add(self, rows: list[dict]) -> None:
-        self.buffer.extend(rows)
-        if len(self.buffer) >= AUDIT_FLUSH_ROWS:
+    def add(self, columns: dict[str, list]) -> None:
+        for name in AUDIT_COLUMNS:
+            self.buffer[name].extend(columns[name])
+        self.buffered += len(columns[AUDIT_COLUMNS[0]])
+        if self.buffered >= AUDIT_FLUSH_ROWS:
             self.flush()
 
     def flush(self) -> None:
-        if not self.buffer:
+        if not self.buffered:
             return
-        table = pa.Table.from_pylist(
-            [
-                {
-                    **{name: row.get(name) for name in AUDIT_COLUMNS},
-                    "run_id": self.run_id,
-                    "as_of_date": self.as_of,
-                }
-                for row in self.buffer
-            ]
+        table = pa.table(
+            {
+                **{
+                    name: pa.array(
+                        self.buffer[name],
+                        type=pa.bool_() if name == "fired" else pa.string(),
+                    )
+                    for name in AUDIT_COLUMNS
+                },
+                "run_id": pa.array([self.run_id] * self.buffered, type=pa.string()),
+                "as_of_date": pa.array([self.as_of] * self.buffered, type=pa.date32()),
+            }
         )
         self.con.register("_audit_batch", table)
         self.con.execute(
             f"insert into {AUDIT_TABLE} by name select * from _audit_batch"
         )
         self.con.unregister("_audit_batch")
-        self.rows += len(self.buffer)
-        self.buffer.clear()
+        self.rows += self.buffered
+        self.buffer = {name: [] for name in AUDIT_COLUMNS}
+        self.buffered = 0
 
 
 class NotSendable(LookupError):

@@ -11,6 +11,7 @@ about Dagster or dbt.
 - :mod:`renderer.guard` refuses recipients without consent, suppressed or capped.
 - :mod:`renderer.campaigns` assigns A/B/n arms and the holdout by hashing.
 - :mod:`renderer.pipeline` runs all of it per recipient with a decision audit.
+- :mod:`renderer.parallel` runs it in worker processes, chunk by chunk, in order.
 - :mod:`renderer.preview` renders one recipient with its decisions.
 - :mod:`renderer.outbox` writes payloads atomically to ``<outbox>/<run_id>/``.
 - :mod:`renderer.export` syncs outbox runs to Mailchimp, HubSpot, Klaviyo, Braze.

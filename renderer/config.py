@@ -21,6 +21,10 @@ class SendConfig:
         (``mailroom.campaign.sent_history``).
     suppression_file
         Name of the global suppression list in MAILROOM_HOME: one email per line.
+    render_processes
+        Worker processes that render payloads; ``None`` picks one per CPU for
+        large audiences (``mailroom.campaign.render_processes``), 1 renders in the
+        calling process.
     """
 
     arms: dict[str, float] = field(
@@ -28,6 +32,7 @@ class SendConfig:
     )
     frequency_cap: int = 3
     suppression_file: str = "suppression.txt"
+    render_processes: int | None = None
 
     def __post_init__(self) -> None:
         if not self.arms or any(weight < 0 for weight in self.arms.values()):
@@ -35,6 +40,11 @@ class SendConfig:
         if self.frequency_cap < 1:
             raise ValueError(
                 f"frequency_cap must be at least 1, got {self.frequency_cap}"
+            )
+
+        if self.render_processes is not None and self.render_processes < 1:
+            raise ValueError(
+                f"render_processes must be at least 1, got {self.render_processes}"
             )
 
     def suppression_path(self, home: Path) -> Path:

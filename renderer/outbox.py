@@ -17,6 +17,8 @@ Both files are written into a hidden temporary sibling directory that is renamed
 ``<run_id>`` only once everything is on disk, so a failure (or a crash) never leaves a
 partial run folder. ``<outbox_root>/LATEST`` then names the newest complete run.
 Payloads are streamed: memory use does not grow with the number of payloads.
+Payloads serialised elsewhere (worker processes, :mod:`renderer.parallel`) are
+written with :func:`write_outbox_chunks`, to the same bytes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import contextlib
 import csv
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import re
@@ -35,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -228,6 +231,35 @@ def payload_line(payload: Mapping[str, Any]) -> bytes:
     return (dumps(payload) + "\n").encode("utf-8")
 
 
+_HTML_KEY = b'"html":"'
+
+
+def payload_line_with_html(payload: Mapping[str, Any], html_json: bytes) -> bytes:
+    """:func:`payload_line` of ``payload`` with its empty ``html`` replaced by
+    the HTML given as the escaped body of a JSON string (``orjson.dumps(html)``
+    without its quotes).
+
+    Keys are sorted and the keys before ``html`` hold no objects, and a quote
+    inside a JSON string is always escaped, so the first ``"html":"`` of the line
+    is the payload's own. Payloads orjson would write differently from
+    :func:`dumps` take that path, with the HTML decoded.
+    """
+    if payload.get("html") != "":
+        raise ValueError("payload_line_with_html needs a payload whose html is ''")
+    if not _orjson_exact(payload):
+        html = html_json_text(html_json)
+        return payload_line({**payload, "html": html})
+    option = _ORJSON_OPTIONS | orjson.OPT_APPEND_NEWLINE
+    line = orjson.dumps(payload, default=json_default, option=option)
+    at = line.index(_HTML_KEY + b'"') + len(_HTML_KEY)
+    return b"".join((line[:at], html_json, line[at:]))
+
+
+def html_json_text(html_json: bytes) -> str:
+    """The text of an escaped JSON string body."""
+    return orjson.loads(b'"' + html_json + b'"')
+
+
 def _csv_cell(value: object) -> str:
     if value is None:
         return ""
@@ -242,17 +274,53 @@ def _csv_cell(value: object) -> str:
     return text
 
 
+_CSV_HEAD = CSV_COLUMNS[: CSV_COLUMNS.index("blocks")]
+_CSV_TAIL = CSV_COLUMNS[CSV_COLUMNS.index("tracking_id") :]
+_PICK_PARTS = ("product_id", "name", "price", "currency", "url")
+_PICK_COLUMNS = tuple(
+    tuple(f"pick_{rank}_{part}" for part in _PICK_PARTS)
+    for rank in range(1, CSV_PICKS + 1)
+)
+
+
 def csv_row(payload: Mapping[str, Any]) -> list[str]:
     """One payload as a row of :data:`CSV_COLUMNS` (text cells, formula-safe)."""
-    values: dict[str, object] = {key: payload.get(key) for key in CSV_COLUMNS}
-    blocks = payload.get("blocks") or []
-    values["blocks"] = "|".join(str(block) for block in blocks)
-    for rank, pick in enumerate(payload.get("recommendations") or [], start=1):
-        if rank > CSV_PICKS:
-            break
-        for part in ("product_id", "name", "price", "currency", "url"):
-            values[f"pick_{rank}_{part}"] = pick.get(part)
-    return [_csv_cell(values[key]) for key in CSV_COLUMNS]
+    get = payload.get
+    cells = [_csv_cell(get(key)) for key in _CSV_HEAD]
+    blocks = get("blocks") or []
+    cells.append(_csv_cell("|".join(str(block) for block in blocks)))
+    picks = iter(get("recommendations") or [])
+    for columns in _PICK_COLUMNS:
+        pick = next(picks, None)
+        if pick is None:  # no pick at this rank: the payload's own column, if any
+            cells.extend(_csv_cell(get(column)) for column in columns)
+        else:
+            cells.extend(_csv_cell(pick.get(part)) for part in _PICK_PARTS)
+    cells.extend(_csv_cell(get(key)) for key in _CSV_TAIL)
+    return cells
+
+
+def csv_line(cells: list[str]) -> bytes:
+    """One CSV record, UTF-8, exactly as ``csv.writer(..., lineterminator="\r\n")``
+    writes it: cells holding a comma, a quote, CR or LF are quoted, others not."""
+    line = ",".join(cells)
+    if (
+        len(cells) > 1
+        and line.count(",") == len(cells) - 1
+        and '"' not in line
+        and "\r" not in line
+        and "\n" not in line
+    ):
+        return (line + "\r\n").encode("utf-8")
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    return buffer.getvalue().encode("utf-8")
+
+
+def segment_key(payload: Mapping[str, Any]) -> str:
+    """The manifest's ``segment_counts`` key of a payload."""
+    segment = payload.get("segment")
+    return NO_SEGMENT if segment is None else str(segment)
 
 
 def validate_run_id(run_id: str) -> str:
@@ -307,6 +375,68 @@ def write_outbox(
     TypeError, ValueError
         If a payload is not JSON-serialisable; nothing is left behind.
     """
+
+    def fill(
+        jsonl: _HashedFile, csv_file: _HashedFile | None, segments: Counter[str]
+    ) -> int:
+        count = 0
+        for payload in payloads:
+            jsonl.write(payload_line(payload))
+            count += 1
+            segments[segment_key(payload)] += 1
+            if csv_file is not None:
+                csv_file.write(csv_line(csv_row(payload)))
+        return count
+
+    return _write_run(fill, outbox_root, run_id, metadata, write_csv)
+
+
+class EncodedChunk(Protocol):
+    """Payloads already serialised, in order, as :func:`write_outbox` would write
+    them: ``jsonl`` is their :func:`payload_line` bytes, ``csv`` their
+    :func:`csv_line` bytes (no header), ``segments`` counts :func:`segment_key`."""
+
+    jsonl: bytes
+    csv: bytes
+    payload_count: int
+    segments: Mapping[str, int]
+
+
+def write_outbox_chunks(
+    chunks: Iterable[EncodedChunk],
+    outbox_root: Path,
+    run_id: str,
+    metadata: Mapping[str, Any] | None = None,
+) -> OutboxManifest:
+    """:func:`write_outbox` for payloads serialised elsewhere (e.g. by worker
+    processes): the chunks' bytes are written in order, hashed and counted into
+    one run with one manifest, atomically. The files are byte for byte what
+    :func:`write_outbox` writes for the same payloads."""
+
+    def fill(
+        jsonl: _HashedFile, csv_file: _HashedFile | None, segments: Counter[str]
+    ) -> int:
+        count = 0
+        for chunk in chunks:
+            jsonl.write(chunk.jsonl)
+            if csv_file is not None:
+                csv_file.write(chunk.csv)
+            count += chunk.payload_count
+            segments.update(chunk.segments)
+        return count
+
+    return _write_run(fill, outbox_root, run_id, metadata, True)
+
+
+def _write_run(
+    fill: Callable[[_HashedFile, _HashedFile | None, Counter[str]], int],
+    outbox_root: Path,
+    run_id: str,
+    metadata: Mapping[str, Any] | None,
+    write_csv: bool,
+) -> OutboxManifest:
+    """Create the staging folder, let ``fill`` write the payloads, write the
+    manifest, rename the folder into place and point LATEST at it."""
     validate_run_id(run_id)
     root = Path(outbox_root)
     root.mkdir(parents=True, exist_ok=True)
@@ -322,21 +452,13 @@ def write_outbox(
     staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.", suffix=".tmp", dir=root))
     try:
         segments: Counter[str] = Counter()
-        count = 0
         with contextlib.ExitStack() as files:
             jsonl = files.enter_context(_HashedFile(staging / PAYLOADS_FILE))
-            table, csv_file = None, None
+            csv_file = None
             if write_csv:
                 csv_file = files.enter_context(_HashedFile(staging / CSV_FILE))
-                table = csv.writer(_TextWriter(csv_file), lineterminator="\r\n")
-                table.writerow(CSV_COLUMNS)
-            for payload in payloads:
-                jsonl.write(payload_line(payload))
-                count += 1
-                segment = payload.get("segment")
-                segments[NO_SEGMENT if segment is None else str(segment)] += 1
-                if table is not None:
-                    table.writerow(csv_row(payload))
+                csv_file.write(csv_line(list(CSV_COLUMNS)))
+            count = fill(jsonl, csv_file, segments)
             jsonl.sync()
             if csv_file is not None:
                 csv_file.sync()
@@ -462,16 +584,6 @@ class _HashedFile:
 
     def hexdigest(self) -> str:
         return self.digest.hexdigest()
-
-
-class _TextWriter:
-    """The ``write(str)`` side of a :class:`_HashedFile`, as UTF-8, for ``csv``."""
-
-    def __init__(self, target: _HashedFile) -> None:
-        self.target = target
-
-    def write(self, text: str) -> None:
-        self.target.write(text.encode("utf-8"))
 
 
 def _file_digest(path: Path) -> tuple[str, int]:

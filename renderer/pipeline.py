@@ -24,7 +24,7 @@ from renderer.campaigns import HOLDOUT, ArmAssigner
 from renderer.catalog import load_catalog
 from renderer.guard import OPTED_IN, SendGuard
 from renderer.outbox import dumps, dumps_fast
-from renderer.render import Campaign, Renderer
+from renderer.render import Campaign, EncodedHtml, Renderer
 
 GUARD_BLOCK_ID = "send_guard"
 GUARD_RULE = "valid email, opt-in, not suppressed, under frequency cap, not duplicate"
@@ -61,6 +61,9 @@ class RenderedRecipient:
         Decision-audit rows (see :data:`AUDIT_COLUMNS`).
     refused
         The guard's reason, when refused.
+    html
+        With ``render_campaign(..., encoded=True)``: the payload's HTML as bytes
+        (the payload's ``html`` is then ``""``).
     """
 
     customer_id: str
@@ -68,6 +71,7 @@ class RenderedRecipient:
     payload: dict[str, Any] | None
     audit: list[dict[str, Any]] = field(default_factory=list)
     refused: str | None = None
+    html: EncodedHtml | None = None
 
 
 def split_holdout(arms: Mapping[str, float]) -> tuple[dict[str, float], float]:
@@ -83,15 +87,31 @@ def split_holdout(arms: Mapping[str, float]) -> tuple[dict[str, float], float]:
 
 
 @functools.lru_cache(maxsize=65_536)
-def _values_json(items: tuple[tuple[str, Any], ...]) -> str:
-    """JSON text of the values a rule saw; the same few combinations repeat a lot."""
-    return dumps_fast(dict(items))
+def _values_json(
+    key: tuple[tuple[str, type, object], ...], values: tuple[object, ...]
+) -> str:
+    """JSON text of the values a rule saw; the same few combinations repeat a lot.
+
+    Cached by ``key`` (see :func:`_values_text`); ``values`` are the values of the
+    first call with that key, which all calls with it serialise alike.
+    """
+    names = [name for name, _, _ in key]
+    return dumps_fast(dict(zip(names, values, strict=True)))
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 def _values_text(values: Mapping[str, Any]) -> str:
-    items = tuple(values.items())
+    # Equal values can serialise differently (1, True, 1.0 and Decimal("1.00")
+    # are equal, and so are aware datetimes of one instant in two zones): the
+    # cache key holds each value's type, and its repr unless it is plain.
     try:
-        return _values_json(items)
+        key = tuple(
+            (name, type(value), value if type(value) in _PLAIN else repr(value))
+            for name, value in values.items()
+        )
+        return _values_json(key, tuple(values.values()))
     except TypeError:  # an unhashable value: serialise without the cache
         return dumps(values)
 
@@ -131,6 +151,7 @@ def render_campaign(
     *,
     holdout: float | None = None,
     renderer: Renderer | None = None,
+    encoded: bool = False,
 ) -> Iterator[RenderedRecipient]:
     """Render every recipient of a campaign, lazily, with a decision audit.
 
@@ -153,6 +174,9 @@ def render_campaign(
     renderer
         A :class:`~renderer.render.Renderer` with a catalog; by default one with
         the default catalog.
+    encoded
+        Render the HTML to bytes only (:meth:`Renderer.render_encoded`), for
+        writers that serialise payloads themselves.
 
     Yields
     ------
@@ -207,9 +231,15 @@ def render_campaign(
                 yield RenderedRecipient(customer_id, HOLDOUT, None, [row])
                 continue
             picks = picks_by_customer.get(customer_id, ())
-            payload, decisions = renderer.render_with_decisions(
-                recipient, picks, campaign, variant
-            )
+            html = None
+            if encoded:
+                payload, decisions, html = renderer.render_encoded(
+                    recipient, picks, campaign, variant
+                )
+            else:
+                payload, decisions = renderer.render_with_decisions(
+                    recipient, picks, campaign, variant
+                )
             payload["consent"] = OPTED_IN
             payload["model_version"] = model_version
             audit = [
@@ -227,7 +257,7 @@ def render_campaign(
                 )
                 for decision in decisions
             ]
-            yield RenderedRecipient(customer_id, variant, payload, audit)
+            yield RenderedRecipient(customer_id, variant, payload, audit, html=html)
 
 
 def payloads(rendered: Iterable[RenderedRecipient]) -> Iterator[dict[str, Any]]:

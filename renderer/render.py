@@ -14,16 +14,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
 from jinja2 import (
     BaseLoader,
     ChoiceLoader,
     DictLoader,
     PackageLoader,
     StrictUndefined,
+    Template,
     select_autoescape,
 )
 from jinja2.sandbox import SandboxedEnvironment
@@ -77,6 +80,7 @@ class MissingFieldError(KeyError):
     def __init__(self, row_kind: str, key: str, row_id: object = None) -> None:
         self.row_kind = row_kind
         self.key = key
+        self.row_id = row_id
         where = f" (customer_id={row_id!r})" if row_id is not None else ""
         self.message = (
             f"{row_kind} row is missing required key {key!r}{where}; "
@@ -86,6 +90,10 @@ class MissingFieldError(KeyError):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, object]]:
+        # raised in a worker process, it is pickled back to the parent
+        return (type(self), (self.row_kind, self.key, self.row_id))
 
 
 _EXPECTED = {"recipient": RECIPIENT_KEYS, "pick": PICK_KEYS}
@@ -240,6 +248,7 @@ class Renderer:
         else:
             self._html = self.environment.get_template(CATALOG_HTML_TEMPLATE)
             self._text = self.environment.get_template(CATALOG_TEXT_TEMPLATE)
+            self._html_pieces = _PieceEncoder(self._html)
             self._template_columns = catalog.template_columns
 
     def copy_for(self, segment: object) -> tuple[str, SegmentCopy]:
@@ -410,6 +419,41 @@ class Renderer:
         RuntimeError
             If the renderer has no catalog.
         """
+        payload, decisions, _ = self._render_catalog(
+            recipient, picks, campaign, variant, encoded=False
+        )
+        return payload, decisions
+
+    def render_encoded(
+        self,
+        recipient: Mapping[str, Any],
+        picks: Sequence[Mapping[str, Any]],
+        campaign: Campaign,
+        variant: str | None = None,
+    ) -> tuple[dict[str, Any], list[Decision], EncodedHtml]:
+        """:meth:`render_with_decisions` for writers: the HTML as bytes only.
+
+        The payload's ``html`` is ``""``; the third item holds the HTML as UTF-8
+        and as the body of a JSON string. The static parts of the compiled
+        template are encoded once, so the 11-18 KB of HTML is never assembled as
+        text, encoded and escaped again per recipient. ``content_hash`` is the
+        same as :meth:`render_with_decisions` gives, and so is the HTML.
+        """
+        payload, decisions, encoded = self._render_catalog(
+            recipient, picks, campaign, variant, encoded=True
+        )
+        assert encoded is not None
+        return payload, decisions, encoded
+
+    def _render_catalog(
+        self,
+        recipient: Mapping[str, Any],
+        picks: Sequence[Mapping[str, Any]],
+        campaign: Campaign,
+        variant: str | None,
+        *,
+        encoded: bool,
+    ) -> tuple[dict[str, Any], list[Decision], EncodedHtml | None]:
         catalog = self.catalog
         if catalog is None:
             raise RuntimeError("render_with_decisions needs a Renderer with a catalog")
@@ -489,12 +533,21 @@ class Renderer:
             "chosen": chosen_ids,
             "blocks": block_context,
         }
-        html = self._html.render(context)
+        html_parts: EncodedHtml | None = None
+        if encoded:
+            html_parts = self._html_pieces.render(context)
+            html = ""
+            html_utf8 = html_parts.utf8
+        else:
+            html = self._html.render(context)
+            html_utf8 = html.encode("utf-8")
         text = _tidy_text(self._text.render(context))
-        digest = hashlib.sha256()
-        for part in (subject, html, text):
-            digest.update(part.encode("utf-8"))
-            digest.update(b"\x00")
+        digest = hashlib.sha256(subject.encode("utf-8"))
+        digest.update(b"\x00")
+        digest.update(html_utf8)
+        digest.update(b"\x00")
+        digest.update(text.encode("utf-8"))
+        digest.update(b"\x00")
         for recommendation, item in zip(recommendations, items, strict=True):
             recommendation["image_url"] = item["image_url"]
         block_ids = [block.id for block in chosen]
@@ -516,7 +569,72 @@ class Renderer:
             "text": text,
             "content_hash": digest.hexdigest(),
         }
-        return payload, decisions
+        return payload, decisions, html_parts
+
+
+class EncodedHtml(NamedTuple):
+    """Rendered HTML as UTF-8 bytes and as the escaped body of a JSON string."""
+
+    utf8: bytes
+    json: bytes
+
+
+def _code_constants(code: types.CodeType) -> Iterator[object]:
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            yield from _code_constants(constant)
+        else:
+            yield constant
+
+
+def _json_body(text: str) -> bytes:
+    """``text`` as the inside of a JSON string, as :func:`renderer.outbox.dumps`
+    writes it (``orjson`` escapes the same characters: quote, backslash, C0)."""
+    return orjson.dumps(text)[1:-1]
+
+
+class _PieceEncoder:
+    """Render a template to UTF-8 and JSON bytes, piece by piece.
+
+    A compiled Jinja template yields its output in pieces: the template's static
+    text, as constants of its code, and the escaped values. The static pieces
+    are encoded once here; each render encodes only the values. Encoding and
+    JSON escaping work character by character, so the pieces' encodings joined
+    are the encoding of the whole.
+    """
+
+    def __init__(self, template: Template) -> None:
+        self.template = template
+        # Keyed by id: these constants live as long as the template's code, so no
+        # other object can have their id meanwhile.
+        self._static: dict[int, tuple[bytes, bytes]] = {}
+        self._keep: list[str] = []
+        for constant in _code_constants(template.root_render_func.__code__):
+            if type(constant) is str:
+                try:
+                    encoded = (constant.encode("utf-8"), _json_body(constant))
+                except (UnicodeEncodeError, orjson.JSONEncodeError):
+                    continue  # encoded (and refused) when rendered, as before
+                self._static[id(constant)] = encoded
+                self._keep.append(constant)
+
+    def render(self, context: dict[str, Any]) -> EncodedHtml:
+        template = self.template
+        try:
+            pieces = list(template.root_render_func(template.new_context(context)))
+        except Exception:
+            template.environment.handle_exception()
+        static = self._static
+        utf8: list[bytes] = []
+        body: list[bytes] = []
+        for piece in pieces:
+            known = static.get(id(piece))
+            if known is None:
+                text = str(piece)
+                known = (text.encode("utf-8"), _json_body(text))
+            utf8.append(known[0])
+            body.append(known[1])
+        return EncodedHtml(b"".join(utf8), b"".join(body))
 
 
 def _checked_email(recipient: Mapping[str, Any], customer_id: str) -> str:

@@ -1,0 +1,251 @@
+"""Render a campaign in chunks, in worker processes, into one ordered outbox run.
+
+The parent process keeps everything that must see the whole audience in order: it
+reads the recipients, runs the :class:`~renderer.guard.SendGuard` (duplicates and
+the frequency cap depend on who came before) and writes the outbox and the audit.
+Each chunk of recipients, with the guard's verdicts, goes to a worker, which draws
+the arms, chooses the blocks, renders the payloads and serialises them to the exact
+``payloads.jsonl`` and ``payloads.csv`` bytes, with the chunk's audit rows as
+columns. Chunks come back in the order they were sent, so the run is the same, byte
+for byte, whatever the number of processes (tested), and
+:func:`renderer.outbox.write_outbox_chunks` writes it atomically with one manifest.
+
+Workers are started with ``spawn``: the parent may hold a DuckDB connection, whose
+threads do not survive ``fork``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from renderer.catalog import load_catalog
+from renderer.guard import SendGuard, reason_code
+from renderer.outbox import csv_line, csv_row, payload_line_with_html, segment_key
+from renderer.pipeline import AUDIT_COLUMNS, render_campaign
+from renderer.render import Campaign, Renderer
+
+# Recipients per chunk: about 20 MB of JSONL, enough to amortise the hand-over.
+CHUNK_SIZE = 1_000
+# Chunks in flight per worker: keeps workers busy while the parent writes.
+IN_FLIGHT_PER_WORKER = 2
+
+
+@dataclass(frozen=True)
+class RenderSpec:
+    """What a worker needs to build its own renderer (nothing here is compiled)."""
+
+    campaign: Campaign
+    arms: Mapping[str, float]
+    model_version: str
+    holdout: float | None = None
+    catalog_path: Path | None = None
+    known_columns: tuple[str, ...] | None = None
+
+
+@dataclass
+class RenderedChunk:
+    """A chunk of recipients, rendered and serialised, in input order.
+
+    Attributes
+    ----------
+    jsonl, csv
+        The chunk's payloads as ``payloads.jsonl`` lines and ``payloads.csv``
+        records (no header).
+    payload_count, segments
+        Payloads in the chunk, and per manifest segment key.
+    recipients, holdout, refused, variants
+        Recipients seen; held out; refused per reason code; payloads per arm.
+    audit
+        Decision-audit rows as columns (:data:`renderer.pipeline.AUDIT_COLUMNS`).
+    exported, fields
+        ``(recipient_id, campaign_id)`` of each payload, and the payload fields
+        written (for the export log).
+    cpu_seconds, pid
+        CPU time the chunk took and the process that rendered it.
+    """
+
+    jsonl: bytes = b""
+    csv: bytes = b""
+    payload_count: int = 0
+    segments: Counter[str] = field(default_factory=Counter)
+    recipients: int = 0
+    holdout: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+    variants: Counter[str] = field(default_factory=Counter)
+    audit: dict[str, list[Any]] = field(
+        default_factory=lambda: {name: [] for name in AUDIT_COLUMNS}
+    )
+    exported: list[tuple[str, str]] = field(default_factory=list)
+    fields: set[str] = field(default_factory=set)
+    cpu_seconds: float = 0.0
+    pid: int = 0
+
+    @property
+    def audit_rows(self) -> int:
+        return len(self.audit[AUDIT_COLUMNS[0]])
+
+
+class _Verdicts:
+    """The parent's guard verdicts, replayed in order for one chunk."""
+
+    def __init__(self, reasons: Sequence[str | None]) -> None:
+        self._reasons = iter(reasons)
+
+    def check(self, recipient: Mapping[str, Any]) -> str | None:
+        return next(self._reasons)
+
+
+def _build_renderer(spec: RenderSpec) -> Renderer:
+    return Renderer(
+        catalog=load_catalog(spec.catalog_path, known_columns=spec.known_columns)
+    )
+
+
+def render_chunk(
+    spec: RenderSpec,
+    renderer: Renderer,
+    recipients: list[dict[str, Any]],
+    reasons: Sequence[str | None],
+    picks_by_customer: Mapping[str, list[dict[str, Any]]],
+) -> RenderedChunk:
+    """Render and serialise one chunk, given the guard's verdict per recipient."""
+    began = time.process_time()
+    chunk = RenderedChunk(pid=os.getpid())
+    lines: list[bytes] = []
+    records: list[bytes] = []
+    audit_rows: list[dict[str, Any]] = []
+    for item in render_campaign(
+        [(recipients, picks_by_customer)],
+        spec.campaign,
+        _Verdicts(reasons),  # type: ignore[arg-type]  # duck-typed SendGuard
+        spec.arms,
+        spec.model_version,
+        holdout=spec.holdout,
+        renderer=renderer,
+        encoded=True,
+    ):
+        chunk.recipients += 1
+        audit_rows.extend(item.audit)
+        payload = item.payload
+        if item.refused:
+            chunk.refused[reason_code(item.refused)] += 1
+        elif payload is None or item.html is None:
+            chunk.holdout += 1
+        else:
+            chunk.variants[item.variant or ""] += 1
+            lines.append(payload_line_with_html(payload, item.html.json))
+            records.append(csv_line(csv_row(payload)))
+            chunk.segments[segment_key(payload)] += 1
+            chunk.exported.append(
+                (str(payload["recipient_id"]), str(payload["campaign_id"]))
+            )
+            if not chunk.fields:
+                chunk.fields.update(payload, ["html"])
+    chunk.audit = {name: [row[name] for row in audit_rows] for name in AUDIT_COLUMNS}
+    chunk.jsonl = b"".join(lines)
+    chunk.csv = b"".join(records)
+    chunk.payload_count = len(lines)
+    chunk.cpu_seconds = time.process_time() - began
+    return chunk
+
+
+# One renderer per worker process, built by the pool's initializer.
+_WORKER: tuple[RenderSpec, Renderer] | None = None
+
+
+def _init_worker(spec: RenderSpec) -> None:
+    global _WORKER
+    _WORKER = (spec, _build_renderer(spec))
+
+
+def _render_in_worker(
+    recipients: list[dict[str, Any]],
+    reasons: list[str | None],
+    picks_by_customer: dict[str, list[dict[str, Any]]],
+) -> RenderedChunk:
+    assert _WORKER is not None, "worker not initialised"
+    spec, renderer = _WORKER
+    return render_chunk(spec, renderer, recipients, reasons, picks_by_customer)
+
+
+def _guarded_chunks(
+    batches: Iterable[tuple[list[dict[str, Any]], Mapping[str, list[dict]]]],
+    guard: SendGuard,
+    chunk_size: int,
+) -> Iterator[tuple[list[dict], list[str | None], dict[str, list[dict]]]]:
+    """Split batches into chunks, with the guard's verdicts taken in input order."""
+    for recipients, picks in batches:
+        for start in range(0, len(recipients), chunk_size):
+            part = recipients[start : start + chunk_size]
+            reasons = [guard.check(recipient) for recipient in part]
+            part_picks = {}
+            for recipient, reason in zip(part, reasons, strict=True):
+                customer_id = str(recipient.get("customer_id"))
+                if reason is None and customer_id in picks:
+                    part_picks[customer_id] = picks[customer_id]
+            yield part, reasons, part_picks
+
+
+def render_chunks(
+    batches: Iterable[tuple[list[dict[str, Any]], Mapping[str, list[dict]]]],
+    guard: SendGuard,
+    spec: RenderSpec,
+    *,
+    processes: int = 1,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[RenderedChunk]:
+    """Render a campaign chunk by chunk, in ``processes`` worker processes.
+
+    Parameters
+    ----------
+    batches
+        ``(recipients, picks by customer id)`` batches, as for
+        :func:`renderer.pipeline.render_campaign`.
+    guard
+        The send guard; it runs here, in input order.
+    spec
+        Campaign, arms, model version and catalog, for the workers' renderers.
+    processes
+        Worker processes; 1 renders in this process, with no pool.
+    chunk_size
+        Recipients per chunk.
+
+    Yields
+    ------
+    RenderedChunk
+        In input order; the same chunks whatever ``processes`` is.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    chunks = _guarded_chunks(batches, guard, chunk_size)
+    if processes <= 1:
+        renderer = _build_renderer(spec)
+        for part in chunks:
+            yield render_chunk(spec, renderer, *part)
+        return
+    # Fail here, with the catalog's own message, not in a worker's start-up.
+    load_catalog(spec.catalog_path, known_columns=spec.known_columns)
+    pool = ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(spec,),
+    )
+    pending: deque[Future[RenderedChunk]] = deque()
+    try:
+        for part in chunks:
+            pending.append(pool.submit(_render_in_worker, *part))
+            if len(pending) >= processes * IN_FLIGHT_PER_WORKER:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

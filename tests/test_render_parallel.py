@@ -1,0 +1,308 @@
+"""Rendering in worker processes gives the same outbox run and audit as one process.
+
+A real DuckDB warehouse with a personalization mart (hostile names, opt-outs, a
+suppressed address, an address that appears twice in different chunks, cart
+reminders) is rendered by ``render_to_outbox`` with one and with two worker
+processes: the JSONL, the CSV, the manifest's counts and checksums, the report and
+the decision audit must be identical, and equal to what the classic one-payload-
+at-a-time path (``render_campaign`` + ``write_outbox``) writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mailroom.campaign import campaign_for, render_processes, render_to_outbox
+from mailroom.recipients import iter_recipient_batches
+from renderer.catalog import CatalogError, load_catalog
+from renderer.config import SendConfig
+from renderer.guard import SendGuard
+from renderer.outbox import (
+    CSV_FILE,
+    PAYLOADS_FILE,
+    payload_line,
+    payload_line_with_html,
+    read_outbox,
+    write_outbox,
+)
+from renderer.parallel import RenderSpec, render_chunks
+from renderer.pipeline import _values_text, payloads, render_campaign
+from renderer.render import Campaign, MissingFieldError, Renderer
+
+AS_OF = dt.date(2026, 11, 1)
+RECIPIENTS = 2_600  # three chunks of CHUNK_SIZE, so both workers get some
+HOSTILE = ("<script>alert(1)</script>", "{{ 7*7 }}", "{% raw %}", "Ana\r\nBcc: x@y")
+SCHEMA = pa.schema(
+    [
+        ("customer_id", pa.string()),
+        ("email", pa.string()),
+        ("first_name", pa.string()),
+        ("last_name", pa.string()),
+        ("rfm_segment", pa.string()),
+        ("cluster_name", pa.string()),
+        ("preferred_category", pa.string()),
+        ("r_score", pa.int32()),
+        ("f_score", pa.int32()),
+        ("m_score", pa.int32()),
+        ("lifetime_orders", pa.int32()),
+        ("lifetime_revenue", pa.decimal128(18, 2)),
+        ("currency", pa.string()),
+        ("days_since_last_order", pa.int32()),
+        ("is_vip", pa.bool_()),
+        ("as_of_date", pa.date32()),
+        ("last_order_at", pa.timestamp("us")),
+        ("consent_status", pa.string()),
+        ("cart_product_id", pa.string()),
+        ("cart_product_name", pa.string()),
+        ("cart_product_url", pa.string()),
+        ("cart_product_image_url", pa.string()),
+    ]
+)
+SEGMENTS = ("champions", "loyal_customers", "at_risk", "new_customers", None)
+
+
+def person(index: int) -> dict[str, Any]:
+    cart = index % 9 == 0
+    return {
+        "customer_id": f"c-{index:05d}",
+        # c-02500 shares c-00007's address: refused as a duplicate, chunks apart
+        "email": "p7@example.com" if index == 2_500 else f"p{index}@example.com",
+        "first_name": HOSTILE[index % 7] if index % 7 < len(HOSTILE) else "Zoë",
+        "last_name": "Silva",
+        "rfm_segment": SEGMENTS[index % len(SEGMENTS)],
+        "cluster_name": "runners",
+        "preferred_category": "running",
+        "r_score": index % 5 + 1,
+        "f_score": index % 4 + 1,
+        "m_score": index % 3 + 1,
+        "lifetime_orders": index % 6,
+        "lifetime_revenue": Decimal(index % 2_500),
+        "currency": "EUR",
+        "days_since_last_order": index % 300,
+        "is_vip": index % 11 == 0,
+        "as_of_date": AS_OF,
+        "last_order_at": dt.datetime(2026, 10, 1, 12, 30),
+        "consent_status": "opted_out" if index % 13 == 0 else "opted_in",
+        "cart_product_id": f"p-{index % 40}" if cart else None,
+        "cart_product_name": f"Shell <b>{index % 40}</b>" if cart else None,
+        "cart_product_url": f"https://shop.test/p/{index % 40}" if cart else None,
+        "cart_product_image_url": "javascript:alert(1)" if cart else None,
+    }
+
+
+def pick(index: int, rank: int) -> dict[str, Any]:
+    product = (index + rank) % 60
+    return {
+        "customer_id": f"c-{index:05d}",
+        "pick_rank": rank,
+        "product_id": f"p-{product}",
+        "product_name": f"Trail Runner {product}",
+        "category": "running",
+        "price": Decimal("49.95") + rank,
+        "currency": "EUR",
+        "product_url": f"https://shop.example.com/p/{product}?ref=a,b",
+        "image_url": None if product % 5 == 0 else f"https://cdn.example.com/{product}",
+        "pick_reason": "popular",
+    }
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("parallel") / "warehouse.duckdb"
+    people = pa.Table.from_pylist([person(i) for i in range(RECIPIENTS)], SCHEMA)
+    picks = pa.Table.from_pylist(
+        [pick(i, rank) for i in range(RECIPIENTS) for rank in range(1, i % 4 + 1)]
+    )
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts")
+        con.register("people", people)
+        con.register("picks", picks)
+        con.execute("create table marts.personalization as select * from people")
+        con.execute(
+            "create table marts.personalization_product_picks as select * from picks"
+        )
+    return path
+
+
+def run(warehouse: Path, home: Path, processes: int) -> dict[str, Any]:
+    home.mkdir()
+    (home / "suppression.txt").write_text("p3@example.com\n", encoding="utf-8")
+    outbox = home / "outbox"
+    with duckdb.connect(str(warehouse)) as con:
+        report = render_to_outbox(
+            con,
+            outbox,
+            home,
+            AS_OF,
+            "run-1",
+            SendConfig(render_processes=processes),
+            metadata={"created_at": "2026-11-01T06:00:00+00:00"},
+        )
+        audit = con.execute(
+            "select * exclude (run_id) from emails.decision_audit "
+            "order by customer_id, slot nulls first, block_id"
+        ).fetchall()
+    return {"report": report, "audit": audit, "folder": outbox / "run-1"}
+
+
+def test_two_processes_write_the_same_run_as_one(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    one = run(warehouse, tmp_path / "one", processes=1)
+    two = run(warehouse, tmp_path / "two", processes=2)
+    for name in (PAYLOADS_FILE, CSV_FILE, "manifest.json"):
+        assert (one["folder"] / name).read_bytes() == (
+            two["folder"] / name
+        ).read_bytes(), name
+    assert one["audit"] == two["audit"]
+    first, second = one["report"], two["report"]
+    assert (first.recipients, first.holdout, first.audit_rows) == (
+        second.recipients,
+        second.holdout,
+        second.audit_rows,
+    )
+    assert (first.refused, first.variants) == (second.refused, second.variants)
+    assert first.recipients == RECIPIENTS
+    assert first.refused["duplicate"] == 1
+    assert first.refused["suppressed"] == 1
+    assert first.refused["no_opt_in"] == len(range(0, RECIPIENTS, 13))
+
+    manifest, rows = read_outbox(tmp_path / "two" / "outbox")
+    rows = list(rows)
+    assert manifest.payload_count == len(rows) == sum(first.variants.values())
+    ids = [row["recipient_id"] for row in rows]
+    assert ids == sorted(ids)  # input order, whatever worker rendered the chunk
+    assert "c-02500" not in ids and "c-00003" not in ids
+    for row in rows:
+        assert "<script>" not in row["html"] and "49" not in row["subject"]
+        assert "\r" not in row["subject"] and "\n" not in row["subject"]
+        assert "javascript:" not in row["html"]
+    audit_ids = {row[0] for row in one["audit"]}
+    assert len(audit_ids) == RECIPIENTS
+
+
+def test_chunked_run_matches_the_classic_writer(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    chunked = run(warehouse, tmp_path / "chunked", processes=2)
+    (tmp_path / "classic").mkdir()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        known = [r[0] for r in con.execute("describe marts.personalization").fetchall()]
+        guard = SendGuard(
+            ["p3@example.com"],
+            3,
+            [],
+            dt.datetime.combine(AS_OF, dt.time(), tzinfo=dt.UTC),
+        )
+        rendered = render_campaign(
+            iter_recipient_batches(con),
+            campaign_for(AS_OF),
+            guard,
+            SendConfig().arms,
+            "none",
+            renderer=Renderer(catalog=load_catalog(known_columns=known)),
+        )
+        classic = write_outbox(
+            payloads(rendered), tmp_path / "classic", "run-1", metadata={}
+        )
+    folder = tmp_path / "classic" / "run-1"
+    for name in (PAYLOADS_FILE, CSV_FILE):
+        assert (folder / name).read_bytes() == (chunked["folder"] / name).read_bytes()
+    manifest = json.loads((chunked["folder"] / "manifest.json").read_text())
+    assert manifest["payloads_sha256"] == classic.payloads_sha256
+    assert manifest["csv_sha256"] == classic.csv_sha256
+    assert manifest["segment_counts"] == classic.segment_counts
+
+
+def test_large_audiences_use_every_cpu_unless_configured() -> None:
+    assert render_processes(SendConfig(), 500) == 1
+    assert render_processes(SendConfig(), 100_000) >= 1
+    assert render_processes(SendConfig(render_processes=3), 10) == 3
+    with pytest.raises(ValueError, match="render_processes"):
+        SendConfig(render_processes=0)
+
+
+def test_html_rendered_to_bytes_is_the_html_rendered_to_text() -> None:
+    renderer = Renderer(catalog=load_catalog(known_columns=[*SCHEMA.names]))
+    campaign = Campaign(campaign_id="bytes-26", name="Bytes")
+    for index in range(40):
+        row = person(index)
+        picks = [pick(index, rank) for rank in range(1, index % 4 + 1)]
+        payload, decisions = renderer.render_with_decisions(row, picks, campaign, "B")
+        encoded, encoded_decisions, html = renderer.render_encoded(
+            row, picks, campaign, "B"
+        )
+        assert html.utf8 == payload["html"].encode("utf-8")
+        assert html.json == orjson.dumps(payload["html"])[1:-1]
+        assert encoded == {**payload, "html": ""}
+        assert encoded_decisions == decisions
+        assert payload_line_with_html(encoded, html.json) == payload_line(payload)
+
+
+@given(
+    html=st.text(),
+    segment=st.one_of(
+        st.none(), st.text(), st.just('"html":""'), st.floats(allow_nan=False)
+    ),
+    email=st.text(),
+)
+def test_spliced_line_equals_the_whole_line(
+    html: str, segment: object, email: str
+) -> None:
+    payload = {
+        "blocks": ['"html":""', email],
+        "email": email,
+        "html": html,
+        "segment": segment,
+        "text": '"html":"',
+        "recommendations": [{"name": email, "price": Decimal("1.50")}],
+    }
+    try:
+        expected = payload_line(payload)
+    except (TypeError, ValueError):  # e.g. a lone surrogate: not encodable
+        return
+    body = orjson.dumps(html)[1:-1]
+    assert payload_line_with_html({**payload, "html": ""}, body) == expected
+
+
+def test_a_worker_error_reaches_the_caller_with_its_message(tmp_path: Path) -> None:
+    spec = RenderSpec(campaign_for(AS_OF), {"A": 1}, "test")
+    rows = [person(index) for index in range(30)]
+    del rows[17]["rfm_segment"]
+    guard = SendGuard([], 3, [], dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    with pytest.raises(MissingFieldError, match=r"rfm_segment.*c-00017"):
+        list(render_chunks([(rows, {})], guard, spec, processes=2, chunk_size=10))
+    (tmp_path / "catalog.yaml").write_text("slots: [body]\nlayout: nope.mjml\n")
+    broken = RenderSpec(campaign_for(AS_OF), {"A": 1}, "test", catalog_path=tmp_path)
+    with pytest.raises(CatalogError, match=r"nope\.mjml"):
+        list(render_chunks([(rows, {})], guard, broken, processes=2))
+
+
+def test_audit_values_keep_their_own_form_whatever_was_seen_before() -> None:
+    # equal values: a cache keyed on them alone wrote the first one seen
+    seen = [
+        {"lifetime_revenue": 300},
+        {"lifetime_revenue": Decimal("300.00")},
+        {"lifetime_revenue": 300.0},
+        {"is_vip": 1},
+        {"is_vip": True},
+    ]
+    texts = [_values_text(values) for values in seen]
+    assert texts == [
+        '{"lifetime_revenue":300}',
+        '{"lifetime_revenue":"300.00"}',
+        '{"lifetime_revenue":300.0}',
+        '{"is_vip":1}',
+        '{"is_vip":true}',
+    ]
