@@ -750,11 +750,10 @@ def _rewrite_csv(source: Path, target: Path, removed_ids: set[str]) -> tuple[str
         open(source, encoding="utf-8", newline="") as rows,
         _HashedFile(target) as out,
     ):
-        table = csv.writer(_TextWriter(out), lineterminator="\r\n")
         for index, row in enumerate(csv.reader(rows)):
             if index and row[position].lstrip("'") in removed_ids:
                 continue
-            table.writerow(row)
+            out.write(csv_line(row))
         out.sync()
     return out.hexdigest(), out.size
 
