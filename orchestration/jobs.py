@@ -4,7 +4,7 @@ from dagster import AssetSelection, define_asset_job
 from dagster_dbt import get_asset_key_for_model
 
 from mailroom.ingest import RAW_SCHEMA
-from orchestration.assets.dbt import mailroom_dbt_personalization
+from orchestration.assets.dbt import mailroom_dbt_models, mailroom_dbt_personalization
 from orchestration.assets.emails import email_payloads
 from orchestration.assets.export import esp_sync
 from orchestration.freshness import mart_freshness_checks
@@ -30,8 +30,17 @@ _EVENTS = AssetSelection.assets(
 _PERSONALIZATION = AssetSelection.assets(
     get_asset_key_for_model([mailroom_dbt_personalization], "personalization")
 )
+# The quarantine and its reconciliation against raw follow every load (and
+# retention purge) of events, or the reconciliation test would compare new raw
+# counts with the last full refresh's quarantine.
+_QUALITY = AssetSelection.assets(
+    *(
+        get_asset_key_for_model([mailroom_dbt_models], model)
+        for model in ("quarantined_rows", "source_reconciliation")
+    )
+)
 _EVENT_DRIVEN = (
-    _EVENTS.downstream() & _PERSONALIZATION.upstream()
+    _EVENTS.downstream() & (_PERSONALIZATION.upstream() | _QUALITY)
 ) - AssetSelection.groups(ML_GROUP)
 
 realtime_refresh = define_asset_job(

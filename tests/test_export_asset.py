@@ -14,6 +14,8 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance
 from mailroom.settings import Settings
 from orchestration.assets.export import ESP_SYNC_KEY
 from orchestration.pipeline import STAGES, run_stages
+from renderer.export.state import SyncState
+from renderer.export.sync import STATE_FILE
 from renderer.outbox import read_outbox
 from tests.fake_esp import FakeESP
 
@@ -76,5 +78,13 @@ def test_export_without_a_destination_is_skipped(
     copied_run: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("MAILROOM_ESP_DESTINATION", raising=False)
+    with SyncState(copied_run.outbox / STATE_FILE) as state:
+        logged = state.export_log()
     assert _export(copied_run) is None
-    assert not (copied_run.outbox / "esp_sync.sqlite").exists()
+    # The state file holds the outbox's own export log; no ESP row is added.
+    with SyncState(copied_run.outbox / STATE_FILE) as state:
+        assert state.export_log() == logged
+        assert {row["destination"] for row in logged} == {"outbox"}
+        assert state.connection.execute(
+            "select count(*) from acknowledged"
+        ).fetchone() == (0,)
