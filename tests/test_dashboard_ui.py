@@ -151,6 +151,13 @@ def test_dashboard_shows_the_warehouse_numbers(
         # Real text, not the loading skeleton: the last section has drawn its table.
         page.get_by_text("Campaign / variant").first.wait_for(timeout=60_000)
         page.get_by_role("heading", name="Segments", exact=True).wait_for()
+        # Every table has drawn its rows (Streamlit fills them in as data comes):
+        # read nothing before that.
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=\"stTable\"]')]"
+            ".every((table) => table.querySelector('tbody tr'))"
+            " && !document.querySelector('[data-testid=\"stSkeleton\"]')"
+        )
         metrics = dict(
             zip(
                 page.locator('[data-testid="stMetricLabel"]').all_inner_texts(),
@@ -160,12 +167,6 @@ def test_dashboard_shows_the_warehouse_numbers(
         )
         segment_rows = _rows(page, "Segments")
         campaign_rows = _rows(page, "Campaigns")
-        # Every table has drawn its rows (Streamlit fills them in as data comes).
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('[data-testid=\"stTable\"]')]"
-            ".every((table) => table.querySelector('tbody tr'))"
-            " && !document.querySelector('[data-testid=\"stSkeleton\"]')"
-        )
         # Let the last elements paint before the screenshot.
         page.wait_for_timeout(3_000)
         page.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)
