@@ -33,7 +33,7 @@ emails_ranked as (
         row_number() over (
             partition by identifiers.customer_id
             order by
-                record_identifiers.seen_at desc nulls last,
+                record_identifiers.last_seen_at desc nulls last,
                 record_identifiers.id_value asc
         ) as email_rank
     from record_identifiers

@@ -47,39 +47,54 @@ linking as (
 
 ),
 
--- Every linking identifier of a record is tied to the record's first linking one;
--- a shared identifier only to itself.
-edges as (
+-- Every linking identifier of a record is tied to the record's first linking one
+-- (a shared identifier to nothing: it is a node of its own). An aggregate and a
+-- join rather than a window over all record identifiers: a third of the time.
+record_first_links as (
 
-    select
-        identifier_key as node_a,
-        case
-            when is_link
-                then min(case when is_link then identifier_key end)
-                    over (partition by record_id)
-            else identifier_key
-        end as node_b
+    select record_id, min(identifier_key) as first_link_key
     from linking
+    where is_link
+    group by record_id
 
 ),
 
-components as (
+edges as (  -- noqa: ST03
 
-    {{ connected_components('edges', var('identity_resolution_rounds')) }}
+    select
+        linking.identifier_key as node_a,
+        record_first_links.first_link_key as node_b
+    from linking
+    inner join record_first_links
+        on linking.record_id = record_first_links.record_id
+    where
+        linking.is_link
+        and linking.identifier_key <> record_first_links.first_link_key
 
 ),
 
 identifiers as (
 
-    select distinct id_type, id_value, identifier_key
+    select
+        identifier_key as node_id,
+        min(id_type) as id_type,
+        min(id_value) as id_value
     from record_identifiers
+    group by identifier_key
+
+),
+
+-- The recursive CTE the macro emits on DuckDB (`using key`) is beyond the linter.
+components as (
+
+    {{ connected_components('edges', var('identity_resolution_rounds'), nodes='identifiers') }}  -- noqa: PRS
 
 ),
 
 final as (
 
     select
-        identifiers.identifier_key,
+        identifiers.node_id as identifier_key,
         identifiers.id_type,
         identifiers.id_value,
         components.component_id as exact_component_id,
@@ -87,9 +102,9 @@ final as (
 
     from identifiers
     inner join components
-        on identifiers.identifier_key = components.node_id
+        on identifiers.node_id = components.node_id
     left join shared_identifiers
-        on identifiers.identifier_key = shared_identifiers.identifier_key
+        on identifiers.node_id = shared_identifiers.identifier_key
 
 )
 

@@ -26,6 +26,7 @@ record_components as (
     from {{ ref('int_identity_record_identifiers') }} as record_identifiers
     inner join {{ ref('int_identity_exact_components') }} as components
         on record_identifiers.identifier_key = components.identifier_key
+    where record_identifiers.source_name in ('customers', 'crm_contacts')
     group by record_identifiers.record_id
 
 ),

@@ -1,5 +1,6 @@
 -- One row per source record per identifier it carries: the evidence that two
--- identifiers belong to the same person. Only records from before the as-of date.
+-- identifiers belong to the same person. A record is a shop account, a CRM
+-- contact, or the orders of one account under one email (record_count of them). Only records from before the as-of date.
 -- Phones link as digits (with a leading +); see the phone_key macro.
 
 with
@@ -38,7 +39,9 @@ shop_customer_identifiers as (
         'customers:' || shop_customer_id as record_id,
         'customer_id' as id_type,
         shop_customer_id as id_value,
-        created_at as seen_at
+        1 as record_count,
+        created_at as first_seen_at,
+        created_at as last_seen_at
     from shop_customers
 
     union all
@@ -48,7 +51,9 @@ shop_customer_identifiers as (
         'customers:' || shop_customer_id as record_id,
         'email' as id_type,
         email as id_value,
-        created_at as seen_at
+        1 as record_count,
+        created_at as first_seen_at,
+        created_at as last_seen_at
     from shop_customers
     where email is not null
 
@@ -59,9 +64,30 @@ shop_customer_identifiers as (
         'customers:' || shop_customer_id as record_id,
         'phone' as id_type,
         phone_key as id_value,
-        created_at as seen_at
+        1 as record_count,
+        created_at as first_seen_at,
+        created_at as last_seen_at
     from shop_customers
     where phone_key is not null
+
+),
+
+-- Orders of one account under one email carry the same evidence: they are one
+-- record, named after the first of them and counting them all, which keeps this
+-- table (and every identity model after it) the size of the people rather than
+-- of their orders.
+order_records as (
+
+    select
+        shop_customer_id,
+        email,
+        'orders:' || min(order_id) as record_id,
+        count(*) as record_count,
+        min(ordered_at) as first_seen_at,
+        max(ordered_at) as last_seen_at
+    from orders
+    where shop_customer_id is not null or email is not null
+    group by shop_customer_id, email
 
 ),
 
@@ -69,22 +95,26 @@ order_identifiers as (
 
     select
         'orders' as source_name,
-        'orders:' || order_id as record_id,
+        record_id,
         'customer_id' as id_type,
         shop_customer_id as id_value,
-        ordered_at as seen_at
-    from orders
+        record_count,
+        first_seen_at,
+        last_seen_at
+    from order_records
     where shop_customer_id is not null
 
     union all
 
     select
         'orders' as source_name,
-        'orders:' || order_id as record_id,
+        record_id,
         'email' as id_type,
         email as id_value,
-        ordered_at as seen_at
-    from orders
+        record_count,
+        first_seen_at,
+        last_seen_at
+    from order_records
     where email is not null
 
 ),
@@ -96,7 +126,9 @@ crm_contact_identifiers as (
         'crm_contacts:' || contact_id as record_id,
         'contact_id' as id_type,
         contact_id as id_value,
-        coalesce(updated_at, created_at) as seen_at
+        1 as record_count,
+        coalesce(updated_at, created_at) as first_seen_at,
+        coalesce(updated_at, created_at) as last_seen_at
     from crm_contacts
 
     union all
@@ -106,7 +138,9 @@ crm_contact_identifiers as (
         'crm_contacts:' || contact_id as record_id,
         'email' as id_type,
         email as id_value,
-        coalesce(updated_at, created_at) as seen_at
+        1 as record_count,
+        coalesce(updated_at, created_at) as first_seen_at,
+        coalesce(updated_at, created_at) as last_seen_at
     from crm_contacts
     where email is not null
 
@@ -117,7 +151,9 @@ crm_contact_identifiers as (
         'crm_contacts:' || contact_id as record_id,
         'phone' as id_type,
         phone_key as id_value,
-        coalesce(updated_at, created_at) as seen_at
+        1 as record_count,
+        coalesce(updated_at, created_at) as first_seen_at,
+        coalesce(updated_at, created_at) as last_seen_at
     from crm_contacts
     where phone_key is not null
 
@@ -141,7 +177,9 @@ final as (
         id_type,
         id_value,
         id_type || ':' || id_value as identifier_key,
-        seen_at
+        record_count,
+        first_seen_at,
+        last_seen_at
     from unioned
 
 )

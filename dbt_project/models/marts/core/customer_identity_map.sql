@@ -17,9 +17,9 @@ by_source as (
     select
         identifier_key,
         source_name,
-        count(*) as record_count,
-        min(seen_at) as first_seen_at,
-        max(seen_at) as last_seen_at
+        cast(sum(record_count) as {{ dbt.type_bigint() }}) as record_count,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at
     from record_identifiers
     group by identifier_key, source_name
 
