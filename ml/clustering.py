@@ -16,6 +16,7 @@ cluster means ("recent frequent high-value buyers", "discount hunters").
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -323,3 +324,51 @@ def _model_version(
     digest = hashlib.sha256(values.tobytes())
     digest.update(repr((columns, config)).encode())
     return f"kmeans-k{k}-{digest.hexdigest()[:10]}"
+
+
+def render_cluster_profile_png(profile: pd.DataFrame) -> bytes | None:
+    """A heatmap of the clusters' means, each column coloured by how far a
+    cluster sits from the others (z-score across clusters) and labelled with the
+    mean itself; None without clusters."""
+    columns = [column for column in profile.columns if column.startswith("mean_")]
+    if profile.empty or not columns:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    means = profile[columns].astype(float)
+    spread = means.std(ddof=0).replace(0.0, 1.0)
+    scores = (means - means.mean()) / spread
+    labels = [
+        f"{row.cluster_id}: {row.cluster_name} ({row.customers:,})"
+        for row in profile.itertuples()
+    ]
+    figure, axis = plt.subplots(
+        figsize=(1.1 * len(columns) + 3, 0.6 * len(profile) + 2)
+    )
+    axis.imshow(scores.to_numpy(), cmap="RdBu_r", vmin=-2, vmax=2, aspect="auto")
+    axis.set_xticks(
+        range(len(columns)),
+        [column.removeprefix("mean_") for column in columns],
+        rotation=40,
+        ha="right",
+    )
+    axis.set_yticks(range(len(labels)), labels)
+    for row in range(len(profile)):
+        for column in range(len(columns)):
+            axis.text(
+                column,
+                row,
+                f"{means.iat[row, column]:.3g}",
+                ha="center",
+                va="center",
+                fontsize=7,
+            )
+    axis.set_title("Cluster means (colour: above or below the other clusters)")
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
+    plt.close(figure)
+    return buffer.getvalue()

@@ -28,6 +28,7 @@ daily_refresh = ScheduleDefinition(
     cron_schedule="0 5 * * *",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.STOPPED,
+    tags={"mailroom/trigger": "daily_full_refresh"},
     description="Every day at 05:00 UTC: load new files, rebuild, predict, render.",
 )
 

@@ -132,6 +132,11 @@ def run_stages(
                     instance=instance,
                     asset_selection=sorted(keys, key=lambda key: key.to_user_string()),
                     run_config=QUIET_LOGS,
+                    tags={
+                        "mailroom/trigger": "mailroom run",
+                        "mailroom/stage": stage.name,
+                        "mailroom/as_of": settings.as_of.isoformat(),
+                    },
                     raise_on_error=False,
                 )
             if not result.success:

@@ -555,6 +555,32 @@ def read_outbox(
     return manifest, _iter_payloads(payloads_path, manifest.payload_count)
 
 
+def preview_payloads(
+    outbox_root: Path, run_id: str, rows: int = 10
+) -> list[dict[str, Any]]:
+    """What the first ``rows`` payloads of a run are made of, without any personal
+    value: recipient id, segment, variant, blocks, recommendation count and the
+    start of the content hash. Reads only those lines (no checksum pass), for a
+    run just written.
+    """
+    preview = []
+    path = Path(outbox_root) / validate_run_id(run_id) / PAYLOADS_FILE
+    with path.open("rb") as lines:
+        for line, _ in zip(lines, range(rows), strict=False):
+            payload = orjson.loads(line)
+            preview.append(
+                {
+                    "recipient_id": payload["recipient_id"],
+                    "segment": payload["segment"],
+                    "variant": payload["variant"],
+                    "blocks": ", ".join(payload["blocks"]),
+                    "recommendations": len(payload["recommendations"]),
+                    "content_hash": payload["content_hash"][:12],
+                }
+            )
+    return preview
+
+
 class _HashedFile:
     """A binary file being written, with the SHA-256 and size of what went in.
 

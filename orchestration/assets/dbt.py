@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.assets.ingestion import POOL
+from orchestration.metadata import with_table_figures
 from orchestration.project import (
     MailroomTranslator,
     dbt_target_path,
@@ -36,7 +37,17 @@ def _build(
     # find out here, where the step can wait and retry.
     with mailroom.connect(context):
         pass
-    yield from dbt.cli(args, context=context, target_path=target).stream()
+    # dbt holds the DuckDB file until it exits, so the tables can be counted only
+    # then: its events are held back and yielded with their figures at the end
+    # (those of a failed build as they were, before its error).
+    events = []
+    try:
+        for event in dbt.cli(args, context=context, target_path=target).stream():
+            events.append(event)
+    except Exception:
+        yield from events
+        raise
+    yield from with_table_figures(context, mailroom, events)
 
 
 @dbt_assets(

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
@@ -17,9 +18,10 @@ from mailroom.privacy import erased_recipients
 from mailroom.recipients import emails_without_consent
 from orchestration.assets.dbt import mailroom_dbt_personalization
 from orchestration.assets.ingestion import POOL
+from orchestration.metadata import frame_markdown
 from orchestration.project import EMAILS_GROUP
 from orchestration.resources import MailroomResource
-from renderer.outbox import read_outbox
+from renderer.outbox import preview_payloads, read_outbox
 
 PAYLOADS_KEY = ["outbox", "payloads"]
 
@@ -70,6 +72,9 @@ def email_payloads(
             "outbox": MetadataValue.path(str(settings.outbox / run_id)),
             "segments": MetadataValue.json(dict(manifest.segment_counts)),
             "sha256": manifest.payloads_sha256,
+            "preview": frame_markdown(
+                pd.DataFrame(preview_payloads(settings.outbox, run_id))
+            ),
         }
     )
 

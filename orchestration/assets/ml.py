@@ -1,6 +1,5 @@
 """ML assets: scikit-learn models over warehouse tables, written back to ml.*."""
 
-import base64
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -18,13 +17,18 @@ from dagster import (
 from dagster_dbt import get_asset_key_for_model
 
 from mailroom.warehouse import append_rows, replace_table
-from ml.clustering import ClusteringConfig, cluster_customers
+from ml.clustering import (
+    ClusteringConfig,
+    cluster_customers,
+    render_cluster_profile_png,
+)
 from ml.config import PredictionConfig
 from ml.evaluation import compare_with_baseline
 from ml.features import build_features, has_table
 from ml.predict import run_predictions
 from orchestration.assets.dbt import mailroom_dbt_models
 from orchestration.assets.ingestion import POOL
+from orchestration.metadata import png_markdown
 from orchestration.project import ML_GROUP
 from orchestration.resources import MailroomResource
 
@@ -74,6 +78,11 @@ def customer_clusters(
             "model_version": result.model_version,
             "cluster_profile": MetadataValue.md(
                 result.profile.to_markdown(index=False)
+            ),
+            **(
+                {"cluster_chart": png_markdown("cluster profile", chart)}
+                if (chart := render_cluster_profile_png(result.profile))
+                else {}
             ),
         }
     )
@@ -147,7 +156,7 @@ def customer_predictions(
             backtests,
             replace_where=("dagster_run_id", context.run.run_id),
         )
-    chart = _chart_markdown(run.charts.get("lift_calibration"))
+    chart = run.charts.get("lift_calibration")
     sources = run.predictions["prediction_source"].value_counts().to_dict()
     yield MaterializeResult(
         asset_key=PREDICTIONS_KEY,
@@ -171,7 +180,11 @@ def customer_predictions(
             "backtests": MetadataValue.md(
                 run.backtests.round(3).to_markdown(index=False)
             ),
-            **({"lift_and_calibration": MetadataValue.md(chart)} if chart else {}),
+            **(
+                {"lift_and_calibration": png_markdown("lift and calibration", chart)}
+                if chart
+                else {}
+            ),
         },
     )
     compared = compare_with_baseline(run.backtests)
@@ -182,10 +195,3 @@ def customer_predictions(
         severity=AssetCheckSeverity.ERROR,
         metadata={"comparison": MetadataValue.md(compared.to_markdown(index=False))},
     )
-
-
-def _chart_markdown(png: bytes | None) -> str | None:
-    if not png:
-        return None
-    encoded = base64.b64encode(png).decode()
-    return f"![lift and calibration](data:image/png;base64,{encoded})"
