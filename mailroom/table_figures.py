@@ -135,7 +135,8 @@ def rfm_heatmap_png(grid: pd.DataFrame) -> bytes | None:
     axis.set_xticks(range(len(counts.columns)), [str(f) for f in counts.columns])
     axis.set_yticks(range(len(counts.index)), [str(r) for r in counts.index])
     axis.set(xlabel="frequency score", ylabel="recency score", title="People by RFM")
-    brightest = counts.max().max()
+    # Dark cells (the upper half of the colour scale) get white labels.
+    middle = (counts.min().min() + counts.max().max()) / 2
     for row, r_score in enumerate(counts.index):
         for column, f_score in enumerate(counts.columns):
             people = counts.loc[r_score, f_score]
@@ -148,7 +149,7 @@ def rfm_heatmap_png(grid: pd.DataFrame) -> bytes | None:
                 ha="center",
                 va="center",
                 fontsize=7,
-                color="white" if people > brightest / 2 else "black",
+                color="white" if people > middle else "black",
             )
     figure.colorbar(image, ax=axis, label="people")
     buffer = io.BytesIO()

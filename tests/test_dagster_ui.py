@@ -154,7 +154,21 @@ def test_materialize_all_from_the_asset_graph(dagster_ui: tuple[str, Path]) -> N
         page.goto(f"{url}/runs/{run_id}", wait_until="networkidle")
         page.get_by_text("Success").first.wait_for(timeout=30_000)
         page.screenshot(path=SCREENSHOTS / "dagster-run-success.png")
+
+        # Materializations carry their figures: the RFM grid as a heatmap.
+        page.goto(
+            f"{url}/assets/marts/fct_rfm_grid?view=events", wait_until="networkidle"
+        )
+        page.locator("tr", has_text="rfm_heatmap").get_by_text(
+            "[Show Markdown]"
+        ).click()
+        heatmap = page.locator("img[src^='data:image/png']").first
+        heatmap.wait_for(timeout=30_000)
+        width = heatmap.evaluate("image => image.naturalWidth")
+        page.screenshot(path=SCREENSHOTS / "dagster-rfm-heatmap.png")
         browser.close()
+
+    assert width > 100, "the RFM heatmap did not load as an image"
 
     assert status == "SUCCESS", f"run {run_id}: see {home / 'dagster-dev.log'}"
     with DagsterInstance.get() as instance:
