@@ -28,7 +28,8 @@ def _build(
     # target folder is kept per warehouse so that dbt's partial parse carries over.
     settings = mailroom.settings()
     args = ["build"]
-    if settings.as_of_at is not None:
+    realtime = settings.as_of_at is not None
+    if realtime:
         # A real-time run (as of an instant) must answer within seconds: unit tests
         # pin logic, not data, and every daily run still runs them.
         args += ["--exclude-resource-type", "unit_test"]
@@ -37,12 +38,17 @@ def _build(
     # find out here, where the step can wait and retry.
     with mailroom.connect(context):
         pass
+    invocation = dbt.cli(args, context=context, target_path=target)
+    if realtime:
+        # Nor does it wait for figures: its events pass as dbt emits them.
+        yield from invocation.stream()
+        return
     # dbt holds the DuckDB file until it exits, so the tables can be counted only
     # then: its events are held back and yielded with their figures at the end
     # (those of a failed build as they were, before its error).
     events = []
     try:
-        for event in dbt.cli(args, context=context, target_path=target).stream():
+        for event in invocation.stream():
             events.append(event)
     except Exception:
         yield from events
