@@ -53,15 +53,16 @@ def with_table_figures(
     The figures are a courtesy: when the warehouse cannot be opened now, the
     events pass unchanged and the step still succeeds.
     """
-    keys = [key for key in map(lambda e: _asset_key(context, e), events) if key]
-    figures: dict[tuple[str, str], TableFigures] = {}
+    keyed = [(event, _asset_key(context, event)) for event in events]
+    relations = [key for _, key in keyed if key is not None and len(key) == 2]
+    figures: dict[tuple[str, ...], TableFigures] = {}
     try:
         with mailroom.connect() as con:
-            figures = table_figures(con, [key for key in keys if len(key) == 2])
+            figures = dict(table_figures(con, relations))
     except WarehouseBusy as busy:
         context.log.warning(f"tables not counted: {busy}")
-    for event in events:
-        found = figures.get(_asset_key(context, event))
+    for event, key in keyed:
+        found = figures.get(key) if key is not None else None
         if found is None:
             yield event
         else:
