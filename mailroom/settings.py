@@ -24,6 +24,17 @@ ENV_RETENTION_DAYS = "MAILROOM_RETENTION_DAYS"
 # Raw web and email events older than this many days before the as-of date are
 # purged by every ingestion (two years: long enough for yearly seasonality).
 DEFAULT_RETENTION_DAYS = 730
+# What DuckDB may hold in memory before it spills to disk, in dbt (profiles.yml,
+# same default) and in every Python step that opens the warehouse. Without it
+# DuckDB takes up to 80 % of RAM beside the step's own frames: the ML step at
+# 1,000,000 customers was killed for memory on a 24 GiB machine.
+ENV_DUCKDB_MEMORY_LIMIT = "MAILROOM_DUCKDB_MEMORY_LIMIT"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's ``memory_limit`` for Mailroom's connections (e.g. ``4GB``)."""
+    return os.environ.get(ENV_DUCKDB_MEMORY_LIMIT) or DEFAULT_DUCKDB_MEMORY_LIMIT
 
 
 class SettingsError(ValueError):

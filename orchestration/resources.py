@@ -16,7 +16,7 @@ from dagster_dbt import DbtCliResource
 from packaging.version import Version
 from pydantic import Field
 
-from mailroom.settings import Settings
+from mailroom.settings import Settings, duckdb_memory_limit
 
 
 class WarehouseBusy(RuntimeError):
@@ -74,7 +74,9 @@ class MailroomResource(ConfigurableResource):
         path = self.settings().warehouse
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            con = duckdb.connect(str(path))
+            con = duckdb.connect(
+                str(path), config={"memory_limit": duckdb_memory_limit()}
+            )
         except duckdb.IOException as error:
             if "Could not set lock" not in str(error):
                 raise
