@@ -30,14 +30,23 @@ bought as (
 
 ),
 
--- Enough candidates per recipient to fill the picks after removing what they bought.
-candidate_depth as (
+-- Enough candidates per recipient to fill the picks after removing what they
+-- bought: the top (products they bought + picks) of a popularity list hold at
+-- least as many picks as the list can give them, and anything further down would
+-- rank after those. Per recipient, not the shop's maximum: at 1,000,000
+-- customers one heavy buyer's depth for everyone ran DuckDB out of memory.
+candidate_depths as (
 
-    select max(lifetime_products) + {{ var('product_picks_per_recipient') }} as depth
-    from (
-        select count(*) as lifetime_products from bought
+    select
+        recipients.customer_id,
+        coalesce(bought_counts.products, 0)
+        + {{ var('product_picks_per_recipient') }} as depth
+    from recipients
+    left join (
+        select customer_id, count(*) as products from bought
         group by customer_id
-    ) as per_customer
+    ) as bought_counts
+        on recipients.customer_id = bought_counts.customer_id
 
 ),
 
@@ -60,10 +69,12 @@ candidates as (
         1 as preference,
         popularity.category_rank as popularity_rank
     from recipients
+    inner join candidate_depths
+        on recipients.customer_id = candidate_depths.customer_id
     inner join popularity
-        on recipients.preferred_category = popularity.category
-    cross join candidate_depth
-    where popularity.category_rank <= candidate_depth.depth
+        on
+            recipients.preferred_category = popularity.category
+            and candidate_depths.depth >= popularity.category_rank
 
     union all
 
@@ -73,9 +84,10 @@ candidates as (
         2 as preference,
         popularity.overall_rank as popularity_rank
     from recipients
-    cross join popularity
-    cross join candidate_depth
-    where popularity.overall_rank <= candidate_depth.depth
+    inner join candidate_depths
+        on recipients.customer_id = candidate_depths.customer_id
+    inner join popularity
+        on candidate_depths.depth >= popularity.overall_rank
 
 ),
 
