@@ -1,6 +1,7 @@
 -- One row per source record per identifier it carries: the evidence that two
 -- identifiers belong to the same person. A record is a shop account, a CRM
--- contact, or the orders of one account under one email (record_count of them). Only records from before the as-of date.
+-- contact, or the orders of one account under one email (record_count of them).
+-- Only records from before the as-of date.
 -- Phones link as digits (with a leading +); see the phone_key macro.
 
 with
@@ -73,7 +74,7 @@ shop_customer_identifiers as (
 ),
 
 -- Orders of one account under one email carry the same evidence: they are one
--- record, named after the first of them and counting them all, which keeps this
+-- record, named after the smallest order id and counting them all, which keeps this
 -- table (and every identity model after it) the size of the people rather than
 -- of their orders.
 order_records as (
