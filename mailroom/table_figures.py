@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
+from mailroom.dashboard.data import QUERIES
+
 #: Rows shown in a preview table.
 PREVIEW_ROWS = 10
 
 #: Titled tables, by the table (schema, name) they describe. Each query reads only
-#: that table, and every row is an aggregate or a person's non-personal fields.
+#: that table, and every row is an aggregate or a person's non-personal fields; the
+#: segment sizes and the RFM grid are read as the dashboard reads them.
 TABLE_QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("quality", "quarantined_rows"): {
         "quarantine_by_reason": """
@@ -38,14 +41,7 @@ TABLE_QUERIES: dict[tuple[str, str], dict[str, str]] = {
             order by source_name
         """,
     },
-    ("marts", "fct_segment_sizes"): {
-        "segment_sizes": """
-            select segment_type, segment, customers, sendable_customers,
-                round(share_of_people, 4) as share_of_people
-            from marts.fct_segment_sizes
-            order by segment_type, customers desc, segment
-        """,
-    },
+    ("marts", "fct_segment_sizes"): {"segment_sizes": QUERIES["segment_sizes"]},
     ("marts", "fct_customer_segments"): {
         "segment_sizes": """
             select segment_type, segment, count(*) as customers
@@ -54,14 +50,7 @@ TABLE_QUERIES: dict[tuple[str, str], dict[str, str]] = {
             order by segment_type, customers desc, segment
         """,
     },
-    ("marts", "fct_rfm_grid"): {
-        "rfm_grid": """
-            select r_score, f_score, main_segment, customers, average_monetary,
-                average_recency_days
-            from marts.fct_rfm_grid
-            order by r_score desc, f_score
-        """,
-    },
+    ("marts", "fct_rfm_grid"): {"rfm_grid": QUERIES["rfm_grid"]},
     ("marts", "personalization"): {
         "preview": f"""
             select customer_id, rfm_segment, cluster_name, engagement_tier,

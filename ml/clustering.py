@@ -16,7 +16,6 @@ cluster means ("recent frequent high-value buyers", "discount hunters").
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +26,8 @@ from sklearn.metrics import silhouette_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
+
+from ml.evaluation import figure_png
 
 #: Behaviours clustered on, when present (columns of ``build_features``).
 FEATURES = (
@@ -367,8 +368,4 @@ def render_cluster_profile_png(profile: pd.DataFrame) -> bytes | None:
                 fontsize=7,
             )
     axis.set_title("Cluster means (colour: above or below the other clusters)")
-    buffer = io.BytesIO()
-    figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
-    plt.close(figure)
-    return buffer.getvalue()
+    return figure_png(figure)

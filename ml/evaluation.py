@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -128,9 +129,16 @@ def render_lift_calibration_png(deciles: pd.DataFrame) -> bytes | None:
         title="Calibration",
     )
     lift_axis.legend()
+    return figure_png(figure, dpi=100)
+
+
+def figure_png(figure: Any, dpi: int = 90) -> bytes:
+    """A matplotlib figure as PNG bytes (laid out, no software tag), then closed."""
+    import matplotlib.pyplot as plt
+
     buffer = io.BytesIO()
     figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(figure)
     return buffer.getvalue()
 
