@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 RECIPIENTS = "marts.personalization"
 PICKS = "marts.personalization_product_picks"
@@ -55,22 +56,25 @@ def emails_without_consent(
     emails = list(emails)
     if not emails:
         return []
-    con.execute("create or replace temporary table _outbox_emails (email varchar)")
-    con.executemany("insert into _outbox_emails values (?)", [[e] for e in emails])
-    rows = con.execute(
-        f"""
-        select outbox.email
-        from _outbox_emails as outbox
-        left join {CONSENT_STATE} as consent
-            on lower(trim(outbox.email)) = consent.email
-        where
-            consent.email is null
-            or consent.consent_status != 'opted_in'
-            or consent.is_suppressed
-        order by outbox.email
-        """
-    ).fetchall()
-    con.execute("drop table _outbox_emails")
+    # Registered as a frame, not inserted row by row: executemany took minutes
+    # for the 405,827 recipients of a 1,000,000-customer outbox.
+    con.register("_outbox_emails", pd.DataFrame({"email": emails}, dtype=object))
+    try:
+        rows = con.execute(
+            f"""
+            select outbox.email
+            from _outbox_emails as outbox
+            left join {CONSENT_STATE} as consent
+                on lower(trim(outbox.email)) = consent.email
+            where
+                consent.email is null
+                or consent.consent_status != 'opted_in'
+                or consent.is_suppressed
+            order by outbox.email
+            """
+        ).fetchall()
+    finally:
+        con.unregister("_outbox_emails")
     return [row[0] for row in rows]
 
 

@@ -25,6 +25,13 @@ class BetaGeoModel:
     time_scale
         Days per model time unit during fitting (the optimizer works best when
         ages are of order 1-100); predictions always take days.
+    max_fit_rows
+        Fit on a seeded sample of at most this many customers (``None``: all).
+        The four parameters describe the population: 100,000 customers pin them
+        as well as a million do, at a tenth of the cost (each likelihood
+        evaluation reads every row, and the optimizer needs a few hundred).
+    random_state
+        Seed of that sample.
 
     Attributes
     ----------
@@ -34,9 +41,17 @@ class BetaGeoModel:
         Mean log-likelihood at the optimum.
     """
 
-    def __init__(self, penalizer: float = 0.0, time_scale: float = 7.0) -> None:
+    def __init__(
+        self,
+        penalizer: float = 0.0,
+        time_scale: float = 7.0,
+        max_fit_rows: int | None = 100_000,
+        random_state: int = 0,
+    ) -> None:
         self.penalizer = penalizer
         self.time_scale = time_scale
+        self.max_fit_rows = max_fit_rows
+        self.random_state = random_state
 
     def fit(
         self, frequency: np.ndarray, recency: np.ndarray, age: np.ndarray
@@ -54,6 +69,10 @@ class BetaGeoModel:
             The fitted model.
         """
         x, t_x, age_units = _check(frequency, recency, age, self.time_scale)
+        if self.max_fit_rows is not None and len(x) > self.max_fit_rows:
+            rng = np.random.default_rng(self.random_state)
+            rows = np.sort(rng.choice(len(x), size=self.max_fit_rows, replace=False))
+            x, t_x, age_units = x[rows], t_x[rows], age_units[rows]
 
         def objective(log_params: np.ndarray) -> float:
             r, alpha, a, b = np.exp(log_params)

@@ -42,6 +42,7 @@ from ml.propensity import (
     Snapshot,
     baseline_scores,
     btyd_arrays,
+    fit_bgnbd,
     fit_propensity,
     frame_hash,
     make_snapshot,
@@ -119,6 +120,11 @@ class FeatureCache:
             self.tables[cutoff] = build_features(self.con, cutoff, self.sources)
         return self.tables[cutoff]
 
+    def release(self, cutoffs: list[datetime]) -> None:
+        """Forget these cutoffs' tables (built again if asked for later)."""
+        for cutoff in cutoffs:
+            self.tables.pop(cutoff, None)
+
 
 def run_predictions(
     con: duckdb.DuckDBPyConnection,
@@ -148,41 +154,34 @@ def run_predictions(
     features = FeatureCache(con, as_of_ts)
     current = features(as_of_ts)
 
-    propensity, propensity_snapshots = _fit_task(
-        con, features, as_of_ts, config.horizon_days, config
-    )
-    churn, churn_snapshots = _fit_task(
-        con, features, as_of_ts, config.churn_window_days, config
-    )
+    propensity_task = _fit_task(con, features, as_of_ts, config.horizon_days, config)
+    churn_task = _fit_task(con, features, as_of_ts, config.churn_window_days, config)
+    propensity, churn = propensity_task.fit, churn_task.fit
 
     buyers = current.loc[current["frequency"] >= 1].reset_index(drop=True)
     btyd = _fit_btyd(buyers)
     heuristics = {
-        window: _non_buyer_rates(snapshots, features)
-        for window, snapshots in (
-            (config.horizon_days, propensity_snapshots),
-            (config.churn_window_days, churn_snapshots),
-        )
+        config.horizon_days: propensity_task.non_buyer_rates,
+        config.churn_window_days: churn_task.non_buyer_rates,
     }
 
     version = _model_version(config, propensity, churn, current)
-    with threadpool_limits(limits=config.model_threads, user_api="openmp"):
-        predictions = _assemble(
-            current,
-            as_of_ts,
-            config,
-            propensity,
-            churn,
-            btyd,
-            heuristics,
-            preferred_categories(con, as_of_ts),
-            version,
-        )
+    predictions = _assemble(
+        current,
+        as_of_ts,
+        config,
+        propensity,
+        churn,
+        btyd,
+        heuristics,
+        preferred_categories(con, as_of_ts),
+        version,
+    )
 
     backtests, deciles = _backtests(
         (
-            ("purchase_propensity", propensity, propensity_snapshots, False),
-            ("churn_risk", churn, churn_snapshots, True),
+            ("purchase_propensity", propensity, propensity_task.validation, False),
+            ("churn_risk", churn, churn_task.validation, True),
         ),
         config,
     )
@@ -203,15 +202,31 @@ def labelled_snapshots(
     window_days: int,
     config: PredictionConfig,
 ) -> list[Snapshot]:
-    """Labelled snapshots for a window, latest first (label windows end <= as_of)."""
+    """Labelled snapshots for a window, latest first (label windows end <= as_of).
+
+    Up to ``config.training_snapshots``; older ones are only built while the
+    training snapshots (all but the latest) hold fewer than
+    ``config.max_training_rows`` rows, since training samples that many anyway.
+    """
     features = features or FeatureCache(con, as_of)
-    snapshots = []
+    snapshots: list[Snapshot] = []
     for cutoff in snapshot_cutoffs(as_of, window_days, config):
+        if sum(len(s.frame) for s in snapshots[1:]) >= config.max_training_rows:
+            break
         labels = build_labels(con, cutoff, cutoff + timedelta(days=window_days))
         snapshots.append(
             make_snapshot(features(cutoff), labels, cutoff, window_days, config)
         )
     return snapshots
+
+
+@dataclass(frozen=True)
+class _Task:
+    """What scoring and backtests need of one task (a window's classifier)."""
+
+    fit: PropensityFit | None
+    validation: Snapshot
+    non_buyer_rates: dict[bool, float]
 
 
 def _fit_task(
@@ -220,9 +235,17 @@ def _fit_task(
     as_of: datetime,
     window_days: int,
     config: PredictionConfig,
-) -> tuple[PropensityFit | None, list[Snapshot]]:
+) -> _Task:
+    """Fit a window's classifier, then let go of its snapshots' feature tables
+    and training frames (at a million customers about 370 MB per table)."""
     snapshots = labelled_snapshots(con, features, as_of, window_days, config)
-    return fit_propensity(snapshots, config), snapshots
+    task = _Task(
+        fit_propensity(snapshots, config),
+        snapshots[0],
+        _non_buyer_rates(snapshots[0], features),
+    )
+    features.release([snapshot.cutoff for snapshot in snapshots])
+    return task
 
 
 @dataclass(frozen=True)
@@ -234,11 +257,7 @@ class _Btyd:
 def _fit_btyd(buyers: pd.DataFrame) -> _Btyd:
     bgnbd = gamma_gamma = None
     if len(buyers) >= 3:
-        x, t_x, age = btyd_arrays(buyers)
-        try:
-            bgnbd = BetaGeoModel(penalizer=0.001).fit(x, t_x, age)
-        except (ValueError, RuntimeError):
-            bgnbd = None
+        bgnbd = fit_bgnbd(buyers)
         try:
             gamma_gamma = GammaGammaModel(penalizer=0.001).fit(
                 buyers["frequency"].to_numpy(), buyers["avg_order_value"].to_numpy()
@@ -256,11 +275,8 @@ def _engaged(frame: pd.DataFrame) -> pd.Series:
     )
 
 
-def _non_buyer_rates(
-    snapshots: list[Snapshot], features: FeatureCache
-) -> dict[bool, float]:
+def _non_buyer_rates(latest: Snapshot, features: FeatureCache) -> dict[bool, float]:
     """First-purchase rate of non-buyers (engaged or not) in the latest snapshot."""
-    latest = snapshots[0]
     table = features(latest.cutoff)
     non_buyers = table.loc[table["frequency"] == 0]
     if non_buyers.empty or not latest.window_buyers:
@@ -416,17 +432,14 @@ def score_buyers(
     BG/NBD features; without it one is fitted on ``buyers``.
     """
     if bgnbd is None:
-        x, t_x, age = btyd_arrays(buyers)
-        try:
-            bgnbd = BetaGeoModel(penalizer=0.001).fit(x, t_x, age)
-        except (ValueError, RuntimeError):
-            bgnbd = None
+        bgnbd = fit_bgnbd(buyers)
     chunks = []
-    for start in range(0, len(buyers), config.scoring_chunk_rows):
-        chunk = buyers.iloc[start : start + config.scoring_chunk_rows]
-        frame = with_btyd_features(chunk, fit.window_days, bgnbd)
-        x = frame.loc[:, fit.features].to_numpy(dtype=float)
-        chunks.append(fit.estimator.predict_proba(x)[:, 1])
+    with threadpool_limits(limits=config.threads_for(len(buyers)), user_api="openmp"):
+        for start in range(0, len(buyers), config.scoring_chunk_rows):
+            chunk = buyers.iloc[start : start + config.scoring_chunk_rows]
+            frame = with_btyd_features(chunk, fit.window_days, bgnbd)
+            x = frame.loc[:, fit.features].to_numpy(dtype=float)
+            chunks.append(fit.estimator.predict_proba(x)[:, 1])
     return np.concatenate(chunks) if chunks else np.empty(0)
 
 
@@ -447,13 +460,12 @@ def _expected_next_order(
 
 
 def _backtests(
-    tasks: tuple[tuple[str, PropensityFit | None, list[Snapshot], bool], ...],
+    tasks: tuple[tuple[str, PropensityFit | None, Snapshot, bool], ...],
     config: PredictionConfig,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows: list[dict] = []
     deciles: list[pd.DataFrame] = []
-    for name, fit, snapshots, is_churn in tasks:
-        validation = snapshots[0]
+    for name, fit, validation, is_churn in tasks:
         frame = validation.frame
         if frame.empty or frame["label"].nunique() < 2:
             continue

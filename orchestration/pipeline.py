@@ -12,15 +12,18 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from dagster import (
     AssetKey,
     AssetSelection,
     DagsterInstance,
     ExecuteInProcessResult,
     RunRequest,
+    RunsFilter,
     SensorDefinition,
     build_sensor_context,
 )
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from mailroom.settings import Settings
 from orchestration.assets.dbt import mailroom_dbt_models, mailroom_dbt_personalization
@@ -36,6 +39,11 @@ from orchestration.project import (
 )
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+# Runs executed in this process (``mailroom run``, scripts standing in for the
+# daemon) carry "pid:start time" of the process, so a later run can tell that one
+# was abandoned (the process was killed) rather than still going.
+PROCESS_TAG = "mailroom/process"
 
 # Runs that open the warehouse share one pool slot: DuckDB admits one process.
 DAGSTER_YAML = """\
@@ -122,6 +130,7 @@ def run_stages(
     job = defs.resolve_job_def("full_refresh")
     graph = defs.resolve_asset_graph()
     with DagsterInstance.get() as instance:
+        release_abandoned_runs(instance)
         for index, stage in enumerate(stages, start=1):
             if on_start:
                 on_start(index, stage)
@@ -136,6 +145,7 @@ def run_stages(
                         "mailroom/trigger": "mailroom run",
                         "mailroom/stage": stage.name,
                         "mailroom/as_of": settings.as_of.isoformat(),
+                        PROCESS_TAG: this_process(),
                     },
                     raise_on_error=False,
                 )
@@ -186,12 +196,51 @@ def run_requested(
     prepare_dagster_home(settings)
     job = defs.resolve_job_def(job_name)
     with DagsterInstance.get() as instance, _output_to(log_path):
+        release_abandoned_runs(instance)
         return job.execute_in_process(
             instance=instance,
             run_config={**request.run_config, **QUIET_LOGS},
-            tags=request.tags,
+            tags={**request.tags, PROCESS_TAG: this_process()},
             raise_on_error=False,
         )
+
+
+def this_process() -> str:
+    """The :data:`PROCESS_TAG` value of the current process."""
+    process = psutil.Process()
+    return f"{process.pid}:{process.create_time():.3f}"
+
+
+def _process_alive(tag: str) -> bool:
+    pid, _, started = tag.partition(":")
+    try:
+        process = psutil.Process(int(pid))
+        return abs(process.create_time() - float(started)) < 0.01
+    except (ValueError, psutil.Error):
+        return False
+
+
+def release_abandoned_runs(instance: DagsterInstance) -> list[str]:
+    """Fail the in-progress runs whose executing process is gone and free the
+    pool slots they hold; returns their run ids.
+
+    A run killed outright (out of memory, Ctrl-C twice, a closed terminal) never
+    reports its end: it stays "started" and keeps its slot in the
+    ``duckdb_warehouse`` pool, so every later run would wait for that slot
+    forever. Only runs tagged with :data:`PROCESS_TAG` are judged; runs the
+    daemon launched are left to Dagster's own run monitoring.
+    """
+    released = []
+    for run in instance.get_runs(RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES)):
+        tag = run.tags.get(PROCESS_TAG)
+        if tag is None or _process_alive(tag):
+            continue
+        instance.report_run_failed(
+            run, message=f"Process {tag.partition(':')[0]} running it is gone."
+        )
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+    return released
 
 
 @contextmanager

@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 
 from ml.config import PredictionConfig
-from ml.features import FEATURE_COLUMNS, build_features, snapshot_sources
+from ml.features import (
+    FEATURE_COLUMNS,
+    build_features,
+    snapshot_sources,
+    source_sql,
+)
 from ml.predict import (
     BACKTEST_COLUMNS,
     PREDICTION_COLUMNS,
@@ -242,6 +247,45 @@ def test_features_match_a_hand_count() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "cutoff", [datetime(2024, 6, 1), datetime(2024, 10, 1), datetime(2024, 11, 17, 9)]
+)
+def test_latest_visit_and_engagement_are_found_however_long_ago(
+    warehouse: duckdb.DuckDBPyConnection, cutoff: datetime
+) -> None:
+    """The features read 90-day windows plus one row per person and month for
+    older activity; the days since the last visit and the last engagement must
+    still equal a scan of all history before the cutoff."""
+    sources = source_sql(warehouse)
+    latest = warehouse.execute(
+        f"""
+        select customer_id, max(occurred_at) as last_at, 'visit' as kind
+        from ({sources["web_events"]}) as web
+        where occurred_at < $cutoff
+        group by customer_id
+        union all
+        select customer_id, max(occurred_at), 'engagement'
+        from ({sources["email_events"]}) as email
+        where
+            occurred_at < $cutoff
+            and ((event_type = 'open' and not is_machine_open) or event_type = 'click')
+        group by customer_id
+        """,
+        {"cutoff": cutoff},
+    ).df()
+    latest["days"] = (cutoff - latest["last_at"]).dt.total_seconds() / 86400
+    expected = latest.pivot(index="customer_id", columns="kind", values="days")
+    features = build_features(warehouse, cutoff).set_index("customer_id")
+    for kind, column in (
+        ("visit", "days_since_visit"),
+        ("engagement", "days_since_email_engagement"),
+    ):
+        want = expected[kind].reindex(features.index)
+        assert (want > 90).any() and (want <= 90).any()
+        # Features count whole seconds.
+        np.testing.assert_allclose(features[column], want, rtol=0, atol=1 / 86400)
+
+
 def test_config_errors_say_what_to_fix() -> None:
     with pytest.raises(ValueError, match="churn_bands"):
         PredictionConfig(churn_bands=(0.8, 0.2))
@@ -263,3 +307,17 @@ def test_training_rows_above_the_cap_are_sampled_from_every_snapshot() -> None:
     assert first is not None and second is not None
     assert first.training_rows <= config.max_training_rows
     assert first.data_hash == second.data_hash
+
+
+def test_older_snapshots_are_built_only_until_training_rows_reach_the_cap() -> None:
+    con = _warehouse()
+    as_of = datetime(2024, 12, 1)
+    roomy = labelled_snapshots(con, None, as_of, 30, CONFIG)
+    assert len(roomy) == CONFIG.training_snapshots
+    capped = PredictionConfig(
+        min_training_customers=50,
+        min_training_positives=5,
+        max_training_rows=len(roomy[1].frame),
+    )
+    snapshots = labelled_snapshots(con, None, as_of, 30, capped)
+    assert [s.cutoff for s in snapshots] == [s.cutoff for s in roomy[:2]]

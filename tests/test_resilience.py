@@ -7,17 +7,18 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import AssetKey, DagsterEventType, DagsterInstance
+from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from mailroom.settings import Settings
 from orchestration.definitions import defs
-from orchestration.pipeline import STAGES
+from orchestration.pipeline import PROCESS_TAG, STAGES, prepare_dagster_home
 
 pytestmark = pytest.mark.e2e
 
@@ -113,3 +114,58 @@ def test_a_run_that_never_gets_the_warehouse_leaves_the_last_good_run(
             "select count(*), sum(hash(customer_id)) from marts.personalization"
         ).fetchone()
     assert after == before
+
+
+RUN_STAGE = """
+import sys
+from datetime import date
+from pathlib import Path
+from mailroom.settings import Settings
+from orchestration.pipeline import STAGES, run_stages
+settings = Settings.load(home=Path(sys.argv[1]), as_of=date.fromisoformat(sys.argv[2]))
+stages = tuple(stage for stage in STAGES if stage.name == sys.argv[3])
+for result in run_stages(settings, stages):
+    print(result.stage.name, "done", flush=True)
+"""
+
+
+def _stage_process(settings: Settings, stage: str) -> subprocess.Popen:
+    arguments = [str(settings.home), str(settings.as_of), stage]
+    return subprocess.Popen(
+        [sys.executable, "-c", RUN_STAGE, *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def test_a_killed_run_does_not_block_the_next_one(
+    copied_run: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose process was killed outright keeps its pool slot; the next
+    ``mailroom run`` marks it failed and frees the slot instead of waiting."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    prepare_dagster_home(copied_run)
+    killed = _stage_process(copied_run, "ml")
+    try:
+        with DagsterInstance.get() as instance:
+            deadline = time.monotonic() + 120
+            while not instance.event_log_storage.get_concurrency_run_ids():
+                assert time.monotonic() < deadline, "the ml run never took its slot"
+                time.sleep(0.2)
+    finally:
+        killed.kill()
+        killed.wait()
+
+    follower = _stage_process(copied_run, "ingest")
+    try:
+        output, _ = follower.communicate(timeout=180)
+    finally:
+        follower.kill()
+    assert "ingest done" in output
+
+    with DagsterInstance.get() as instance:
+        runs = {run.tags["mailroom/stage"]: run for run in instance.get_runs()}
+    assert runs["ml"].status == DagsterRunStatus.FAILURE
+    assert runs["ml"].tags[PROCESS_TAG].startswith(f"{killed.pid}:")
+    assert runs["ingest"].status == DagsterRunStatus.SUCCESS
