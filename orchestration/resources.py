@@ -61,9 +61,13 @@ class MailroomResource(ConfigurableResource):
 
     @contextmanager
     def connect(
-        self, context: AssetExecutionContext | None = None
+        self,
+        context: AssetExecutionContext | None = None,
+        memory_limit: str | None = None,
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short-lived connection: DuckDB lets one process hold the file at a time.
+
+        DuckDB may use ``memory_limit`` (default: ``MAILROOM_DUCKDB_MEMORY_LIMIT``).
 
         Given the step's ``context``, a file held by another process retries the
         step with exponential backoff (``busy_retries``, ``busy_wait_seconds``). Only
@@ -75,7 +79,8 @@ class MailroomResource(ConfigurableResource):
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             con = duckdb.connect(
-                str(path), config={"memory_limit": duckdb_memory_limit()}
+                str(path),
+                config={"memory_limit": memory_limit or duckdb_memory_limit()},
             )
         except duckdb.IOException as error:
             if "Could not set lock" not in str(error):

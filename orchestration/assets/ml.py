@@ -16,6 +16,7 @@ from dagster import (
 )
 from dagster_dbt import get_asset_key_for_model
 
+from mailroom.settings import ml_duckdb_memory_limit
 from mailroom.warehouse import append_rows, replace_table
 from ml.clustering import (
     ClusteringConfig,
@@ -59,7 +60,7 @@ def customer_clusters(
     """Behavioural clusters of buyers (K-Means, k by silhouette, ids kept stable
     by matching the previous run's profile)."""
     settings = mailroom.settings()
-    with mailroom.connect(context) as con:
+    with mailroom.connect(context, ml_duckdb_memory_limit()) as con:
         previous = (
             con.execute("select * from ml.customer_cluster_profiles").df()
             if has_table(con, "ml.customer_cluster_profiles")
@@ -140,7 +141,7 @@ def customer_predictions(
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Train on snapshots before the as-of date, backtest, and score everyone."""
     settings = mailroom.settings()
-    with mailroom.connect(context) as con:
+    with mailroom.connect(context, ml_duckdb_memory_limit()) as con:
         run = run_predictions(con, settings.as_of, PredictionConfig())
         backtests = run.backtests.assign(
             run_at=datetime.now(UTC).replace(tzinfo=None),
