@@ -13,7 +13,7 @@ opens it directly: only for a warehouse no one else uses). ``--scale`` times the
 issue's budget (feature build, clustering, propensity training and scoring):
 
     python bench/ml_bench.py --warehouse /tmp/w1m.duckdb --as-of 2026-11-01 \
-        --scale --skip-run --in-place --duckdb-memory 4GB
+        --scale --skip-run --in-place
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
+from mailroom.settings import ml_duckdb_memory_limit
 from ml.clustering import cluster_customers
 from ml.config import PredictionConfig
 from ml.evaluation import score_metrics
@@ -187,7 +188,9 @@ def main() -> None:
         help="open the warehouse itself (read-only) instead of a copy",
     )
     parser.add_argument(
-        "--duckdb-memory", default=None, help="DuckDB memory_limit, e.g. 4GB"
+        "--duckdb-memory",
+        default=ml_duckdb_memory_limit(),
+        help="DuckDB memory_limit (default: the ML steps', %(default)s)",
     )
     args = parser.parse_args()
     config = PredictionConfig(
@@ -203,8 +206,7 @@ def main() -> None:
             shutil.copy(args.warehouse, copy)
         con = duckdb.connect(str(copy), read_only=True)
         con.execute("set enable_progress_bar = false")
-        if args.duckdb_memory:
-            con.execute(f"set memory_limit = '{args.duckdb_memory}'")
+        con.execute(f"set memory_limit = '{args.duckdb_memory}'")
         customers = con.execute("select count(*) from marts.dim_customers").fetchone()
         orders = con.execute(
             "select count(*) from intermediate.int_orders_resolved"

@@ -5,6 +5,7 @@ the command line starts show up in the UI like any other.
 """
 
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -41,8 +42,9 @@ from orchestration.project import (
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 # Runs executed in this process (``mailroom run``, scripts standing in for the
-# daemon) carry "pid:start time" of the process, so a later run can tell that one
-# was abandoned (the process was killed) rather than still going.
+# daemon) carry "host:pid:start time" of the process, so a later run on the same
+# host can tell that one was abandoned (the process was killed) rather than still
+# going.
 PROCESS_TAG = "mailroom/process"
 
 # Runs that open the warehouse share one pool slot: DuckDB admits one process.
@@ -208,14 +210,21 @@ def run_requested(
 def this_process() -> str:
     """The :data:`PROCESS_TAG` value of the current process."""
     process = psutil.Process()
-    return f"{process.pid}:{process.create_time():.3f}"
+    return f"{socket.gethostname()}:{process.pid}:{process.create_time():.3f}"
 
 
-def _process_alive(tag: str) -> bool:
-    pid, _, started = tag.partition(":")
+def _abandoned(tag: str) -> bool:
+    """Whether the process a :data:`PROCESS_TAG` names ran on this host and is gone
+    (a process of another host is never judged)."""
+    host, _, process_id = tag.partition(":")
+    pid, _, started = process_id.partition(":")
+    if host != socket.gethostname():
+        return False
     try:
         process = psutil.Process(int(pid))
-        return abs(process.create_time() - float(started)) < 0.01
+        return abs(process.create_time() - float(started)) >= 0.01
+    except psutil.NoSuchProcess:
+        return True
     except (ValueError, psutil.Error):
         return False
 
@@ -227,16 +236,16 @@ def release_abandoned_runs(instance: DagsterInstance) -> list[str]:
     A run killed outright (out of memory, Ctrl-C twice, a closed terminal) never
     reports its end: it stays "started" and keeps its slot in the
     ``duckdb_warehouse`` pool, so every later run would wait for that slot
-    forever. Only runs tagged with :data:`PROCESS_TAG` are judged; runs the
-    daemon launched are left to Dagster's own run monitoring.
+    forever. Only runs tagged with :data:`PROCESS_TAG` by a process of this host
+    are judged; runs the daemon launched are left to Dagster's run monitoring.
     """
     released = []
     for run in instance.get_runs(RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES)):
         tag = run.tags.get(PROCESS_TAG)
-        if tag is None or _process_alive(tag):
+        if tag is None or not _abandoned(tag):
             continue
         instance.report_run_failed(
-            run, message=f"Process {tag.partition(':')[0]} running it is gone."
+            run, message=f"The process that ran it ({tag}) is gone."
         )
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         released.append(run.run_id)

@@ -167,5 +167,5 @@ def test_a_killed_run_does_not_block_the_next_one(
     with DagsterInstance.get() as instance:
         runs = {run.tags["mailroom/stage"]: run for run in instance.get_runs()}
     assert runs["ml"].status == DagsterRunStatus.FAILURE
-    assert runs["ml"].tags[PROCESS_TAG].startswith(f"{killed.pid}:")
+    assert f":{killed.pid}:" in runs["ml"].tags[PROCESS_TAG]
     assert runs["ingest"].status == DagsterRunStatus.SUCCESS
