@@ -21,8 +21,9 @@ class PredictionConfig:
     training_snapshots
         Labelled snapshots used for training; the latest one is the time-based
         validation snapshot, the older ones train the candidates. At least 2.
-        Older snapshots are only built while the ones before them hold fewer
-        than ``max_training_rows`` buyers (with a million customers, one does).
+        Older snapshots are only built while the training snapshots so far (all
+        but the latest) hold fewer than ``max_training_rows`` buyers; with a
+        million customers one older snapshot does.
     snapshot_step_days
         Days between training snapshots; ``None`` means ``horizon_days`` (label
         windows then never overlap).
