@@ -18,13 +18,13 @@ from dagster import (
     AssetKey,
     AssetSelection,
     DagsterInstance,
+    DagsterRunStatus,
     ExecuteInProcessResult,
     RunRequest,
     RunsFilter,
     SensorDefinition,
     build_sensor_context,
 )
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from mailroom.settings import Settings
 from orchestration.assets.dbt import mailroom_dbt_models, mailroom_dbt_personalization
@@ -46,6 +46,13 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # host can tell that one was abandoned (the process was killed) rather than still
 # going.
 PROCESS_TAG = "mailroom/process"
+# Runs that have not reported an end (Dagster's own list of these is private).
+UNFINISHED_RUN_STATUSES = [
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+    DagsterRunStatus.SUSPENDED,
+]
 
 # Runs that open the warehouse share one pool slot: DuckDB admits one process.
 DAGSTER_YAML = """\
@@ -240,7 +247,7 @@ def release_abandoned_runs(instance: DagsterInstance) -> list[str]:
     are judged; runs the daemon launched are left to Dagster's run monitoring.
     """
     released = []
-    for run in instance.get_runs(RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES)):
+    for run in instance.get_runs(RunsFilter(statuses=UNFINISHED_RUN_STATUSES)):
         tag = run.tags.get(PROCESS_TAG)
         if tag is None or not _abandoned(tag):
             continue
