@@ -288,27 +288,30 @@ def snapshot_sources(
     sources = source_sql(con)
     before = as_timestamp(before)
 
+    def earlier(name: str, column: str) -> str:
+        return f"select * from ({sources[name]}) as {name} where {column} < $before"
+
     def copy(name: str, sql: str) -> str:
         # One table per date, so runs for different dates never share rows.
         table = f"ml_{name}_{before:%Y%m%d_%H%M%S}"
-        parameters = {"before": before} if "$before" in sql else {}
-        con.execute(f"create or replace temp table {table} as {sql}", parameters)
+        create = f"create or replace temp table {table} as {sql}"
+        con.execute(create, {"before": before})
         return f"select * from temp.{table}"
 
     if sources["email_events"] != _EMPTY_EMAIL:
         sources["email_events"] = copy(
-            "email_events",
-            f"""select * from ({sources["email_events"]}) as email_events
-            where occurred_at < $before""",
+            "email_events", earlier("email_events", "occurred_at")
         )
     sources["revenue_lines"] = copy(
-        "revenue_lines",
-        f"""select * from ({sources["revenue_lines"]}) as revenue_lines
-        where ordered_at < $before""",
+        "revenue_lines", earlier("revenue_lines", "ordered_at")
     )
-    earlier_web = f"""select * from ({sources["web_events"]}) as web_events
-        where occurred_at < $before"""
-    for name, sql in _latest_by_month({**sources, "web_events": earlier_web}).items():
+    months = _latest_by_month(
+        {
+            "web_events": earlier("web_events", "occurred_at"),
+            "email_events": earlier("email_events", "occurred_at"),
+        }
+    )
+    for name, sql in months.items():
         sources[name] = copy(name, sql)
     return sources
 
