@@ -1,10 +1,15 @@
 """Time the whole pipeline at a given customer count; print seconds and peak memory
-per stage.
+per stage, then the same for a hand-written reference on the same data.
 
     .venv/bin/python bench/full_run.py --customers 100000
 
+The reference (``bench/reference.py``: plain DuckDB SQL for the same marts, the same
+scikit-learn fits, plain Jinja2 rendering) runs after the pipeline on the same
+landing folder, and the last line gives Mailroom's time as a multiple of it.
+
 ``--from-stage ml --home FOLDER`` reruns the stages from ``ml`` on the work folder of
-an earlier run (kept with ``--home``), without generating or loading again.
+an earlier run (kept with ``--home``), without generating or loading again, and
+``--reference-only --home FOLDER`` runs only the reference there.
 
 Peak memory is the highest resident set size of this process plus its children (dbt
 runs as a subprocess), sampled every 50 ms while the stage runs.
@@ -23,6 +28,7 @@ from datetime import date
 from pathlib import Path
 
 import psutil
+from reference import run as run_reference
 
 from mailroom.settings import Settings
 from mailroom.simulator import generate
@@ -78,19 +84,24 @@ def main() -> None:
         choices=[stage.name for stage in STAGES],
         help="rerun the stages from this one in the --home of an earlier run",
     )
+    parser.add_argument(
+        "--reference",
+        choices=["run", "skip", "only"],
+        default="run",
+        help="run the hand-written reference after the pipeline (default), "
+        "skip it, or run only it in the --home of an earlier run",
+    )
     args = parser.parse_args()
-    if args.from_stage and args.home is None:
-        parser.error("--from-stage needs --home: the work folder of an earlier run")
+    if (args.from_stage or args.reference == "only") and args.home is None:
+        parser.error(
+            "--from-stage and --reference only need --home: the work folder "
+            "of an earlier run"
+        )
     home = args.home or Path(tempfile.mkdtemp(prefix="mailroom-bench-"))
     memory = PeakMemory()
     print(f"customers: {args.customers:,}  work folder: {home}")
     print(f"{'stage':<12} {'seconds':>9} {'peak MiB':>12}")
-
-    stages = STAGES
-    if args.from_stage:
-        names = [stage.name for stage in STAGES]
-        stages = STAGES[names.index(args.from_stage) :]
-    else:
+    if not (args.from_stage or args.reference == "only"):
         with memory.measure():
             started = time.perf_counter()
             summary = generate(home, args.customers, args.seed, AS_OF, overwrite=True)
@@ -98,7 +109,23 @@ def main() -> None:
         print(
             _row("generate", generated, memory.peak), f"({summary.total_rows:,} rows)"
         )
+    mailroom = None
+    if args.reference != "only":
+        mailroom = _pipeline(home, args.from_stage, memory)
+    if args.reference != "skip":
+        reference = _reference(home, memory)
+        if mailroom is not None and not args.from_stage:
+            print(f"mailroom / reference: {mailroom / reference:.2f}x")
+    if args.home is None:
+        shutil.rmtree(home, ignore_errors=True)
 
+
+def _pipeline(home: Path, from_stage: str | None, memory: PeakMemory) -> float:
+    """Run Mailroom's stages (from ``from_stage``); print and return their seconds."""
+    stages = STAGES
+    if from_stage:
+        names = [stage.name for stage in STAGES]
+        stages = STAGES[names.index(from_stage) :]
     settings = Settings.load(home=home, as_of=AS_OF)
     total, peak = 0.0, 0
     results = run_stages(settings, stages, log_path=home / "logs" / "pipeline.log")
@@ -108,8 +135,27 @@ def main() -> None:
         total, peak = total + result.seconds, max(peak, memory.peak)
         print(_row(result.stage.name, result.seconds, memory.peak))
     print(_row("pipeline", total, peak), f"({stages[0].name} to outbox)")
-    if args.home is None:
-        shutil.rmtree(home, ignore_errors=True)
+    return total
+
+
+def _reference(home: Path, memory: PeakMemory) -> float:
+    """Run the hand-written reference on the landing folder; print its seconds."""
+    folder = home / "reference"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    total, peak = 0.0, 0
+    steps = run_reference(home / "landing", folder, AS_OF)
+    while True:
+        with memory.measure():
+            step = next(steps, None)
+        if step is None:
+            break
+        name, seconds, produced = step
+        total, peak = total + seconds, max(peak, memory.peak)
+        print(_row(f"ref {name}", seconds, memory.peak), f"({produced})")
+    print(_row("reference", total, peak), "(load to payloads)")
+    shutil.rmtree(folder, ignore_errors=True)
+    return total
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from mailroom.privacy import (
     ensure_privacy_tables,
     identifier_kind,
 )
-from mailroom.validation import check_email, check_phone
+from mailroom.validation import Validator
 
 RAW_SCHEMA = "raw"
 LEDGER = "_file_loads"
@@ -263,23 +263,26 @@ def ingest_landing(
     warehouse = (
         DuckDBDestination(con) if isinstance(con, duckdb.DuckDBPyConnection) else con
     )
-    if ensure_raw_tables(warehouse):
-        # The lookups are new in a warehouse loaded before they existed: check what
-        # is already there, so staging finds a verdict for every value.
+    with Validator() as validator:
+        if ensure_raw_tables(warehouse):
+            # The lookups are new in a warehouse loaded before they existed: check
+            # what is already there, so staging finds a verdict for every value.
+            for source in SOURCES.values():
+                check_new_values(warehouse, source.name, validator=validator)
+        erased = ErasedIdentifiers.from_rows(
+            warehouse.fetchall(ERASED_SQL), home or landing.parent
+        )
+        report = IngestReport()
         for source in SOURCES.values():
-            check_new_values(warehouse, source.name)
-    erased = ErasedIdentifiers.from_rows(
-        warehouse.fetchall(ERASED_SQL), home or landing.parent
-    )
-    report = IngestReport()
-    for source in SOURCES.values():
-        for path in _landing_files(landing / source.name):
-            load = _load_file(warehouse, source, path, landing, report, erased)
-            report.loads.append(load)
-            if progress and load.status != "skipped":
-                progress(
-                    f"{load.status} {source.name}/{path.name} ({load.rows:,} rows)"
+            for path in _landing_files(landing / source.name):
+                load = _load_file(
+                    warehouse, source, path, landing, report, validator, erased
                 )
+                report.loads.append(load)
+                if progress and load.status != "skipped":
+                    progress(
+                        f"{load.status} {source.name}/{path.name} ({load.rows:,} rows)"
+                    )
     if require_orders:
         _require_orders(warehouse, landing)
     return report
@@ -329,14 +332,19 @@ def _raw_columns(con: Destination, table: str) -> set[str]:
 
 
 def check_new_values(
-    con: Destination, source_name: str, file_name: str | None = None
+    con: Destination,
+    source_name: str,
+    file_name: str | None = None,
+    validator: Validator | None = None,
 ) -> tuple[int, int]:
     """Validate the emails and (phone, country) pairs of ``raw.<source_name>`` (of
     one loaded file, or all rows) that have no verdict yet, and append the verdicts.
 
     The warehouse finds the distinct unchecked values, so each value is validated
-    once however many rows and files repeat it. Returns (emails, phones) checked.
+    once however many rows and files repeat it; ``validator`` may check them in
+    worker processes. Returns (emails, phones) checked.
     """
+    validator = validator or Validator(processes=1)
     columns = _raw_columns(con, source_name)
     where = "delivered._file_name = ?" if file_name else "true"
     params = [file_name] if file_name else []
@@ -349,7 +357,9 @@ def check_new_values(
             "where checks.email_raw = delivered.email)",
             params,
         )
-        emails = _append_checks(con, EMAIL_CHECKS, [check_email(v) for (v,) in values])
+        emails = _append_checks(
+            con, EMAIL_CHECKS, validator.emails([value for (value,) in values])
+        )
     if {"phone", "country"} <= columns:
         pairs = con.fetchall(
             # A missing country and an empty one are the same to the staging join.
@@ -361,9 +371,7 @@ def check_new_values(
             "and coalesce(checks.country_raw, '') = coalesce(delivered.country, ''))",
             params,
         )
-        phones = _append_checks(
-            con, PHONE_CHECKS, [check_phone(phone, country) for phone, country in pairs]
-        )
+        phones = _append_checks(con, PHONE_CHECKS, validator.phones(pairs))
     return emails, phones
 
 
@@ -403,6 +411,7 @@ def _load_file(
     path: Path,
     landing: Path,
     report: IngestReport,
+    validator: Validator,
     erased: ErasedIdentifiers | None = None,
 ) -> FileLoad:
     display = f"{path.relative_to(landing)}"
@@ -425,7 +434,7 @@ def _load_file(
             )
         with _RowChecker(source, display) as checker:
             rows, left_out = _insert_file(
-                con, source, path, display, checksum, checker, erased
+                con, source, path, display, checksum, checker, validator, erased
             )
             issues = checker.issues()
     except _Refusal as refusal:
@@ -447,6 +456,7 @@ def _insert_file(
     display: str,
     checksum: str,
     checker: _RowChecker,
+    validator: Validator,
     erased: ErasedIdentifiers | None = None,
 ) -> tuple[int, int]:
     """Insert all rows of one file in one transaction; refuse the file on any error.
@@ -481,7 +491,7 @@ def _insert_file(
                 batch = kept
             checker.check(batch)
             con.append(table, batch)
-        check_new_values(con, source.name, path.name)
+        check_new_values(con, source.name, path.name, validator)
         con.commit()
     except _Refusal:
         con.rollback()

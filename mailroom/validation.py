@@ -13,8 +13,13 @@ Nothing is silently rewritten: an address on a likely misspelt common domain
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 import email_validator
 import phonenumbers
@@ -45,6 +50,10 @@ LOOKALIKE_DOMAINS = (
 KNOWN_DOMAINS = frozenset(COMMON_DOMAINS + LOOKALIKE_DOMAINS)
 # Short domains are one edit away from many real ones: too risky to flag.
 TYPO_MIN_DOMAIN_LENGTH = 8
+# Lists of at least this many values are checked in worker processes, one per CPU:
+# a check takes about 150 µs (1,000,000 customers deliver about 2,000,000 distinct
+# emails and phones), a worker about a second to start.
+PARALLEL_FROM = 2_000
 # Spellings of a country that are not its ISO 3166 code.
 COUNTRY_ALIASES = {"UK": "GB", "EL": "GR"}
 
@@ -162,3 +171,57 @@ def _region(country: str | None) -> str | None:
     code = (country or "").strip().upper()
     code = COUNTRY_ALIASES.get(code, code)
     return code if code in phonenumbers.SUPPORTED_REGIONS else None
+
+
+_Verdict = TypeVar("_Verdict", EmailCheck, PhoneCheck)
+
+
+class Validator:
+    """Checks many emails or phones, in worker processes when there are many.
+
+    The workers (one per CPU this process may use, ``spawn``-started so that no
+    warehouse connection is inherited) start with the first list of at least
+    ``parallel_from`` values and serve every later one until :meth:`close`. The
+    verdicts are those of :func:`check_email` and :func:`check_phone`, in input
+    order. Use it as a context manager.
+    """
+
+    def __init__(
+        self, processes: int | None = None, parallel_from: int = PARALLEL_FROM
+    ) -> None:
+        self.processes = processes or len(os.sched_getaffinity(0))
+        self.parallel_from = parallel_from
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Validator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def emails(self, values: Sequence[str]) -> list[EmailCheck]:
+        """:func:`check_email` of each value."""
+        return self._map(check_email, values)
+
+    def phones(self, pairs: Sequence[tuple[str, str | None]]) -> list[PhoneCheck]:
+        """:func:`check_phone` of each (phone, country) pair."""
+        return self._map(_check_phone_pair, pairs)
+
+    def _map(self, check: Callable[..., _Verdict], values: Sequence) -> list[_Verdict]:
+        if self.processes <= 1 or len(values) < self.parallel_from:
+            return [check(value) for value in values]
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.processes, mp_context=multiprocessing.get_context("spawn")
+            )
+        chunk = max(1, len(values) // (self.processes * 8))
+        return list(self._pool.map(check, values, chunksize=chunk))
+
+
+def _check_phone_pair(pair: tuple[str, str | None]) -> PhoneCheck:
+    return check_phone(*pair)

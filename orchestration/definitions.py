@@ -8,8 +8,7 @@ from dagster import (
 from orchestration.assets.dbt import mailroom_dbt_models, mailroom_dbt_personalization
 from orchestration.assets.emails import (
     email_payloads,
-    no_erased_person_in_personalization_or_outbox,
-    outbox_has_consent_for_every_recipient,
+    outbox_recipient_checks,
 )
 from orchestration.assets.export import EspResource, esp_sync
 from orchestration.assets.ingestion import raw_tables
@@ -35,8 +34,7 @@ defs = Definitions(
         esp_sync,
     ],
     asset_checks=[
-        outbox_has_consent_for_every_recipient,
-        no_erased_person_in_personalization_or_outbox,
+        outbox_recipient_checks,
         *mart_freshness_checks,
     ],
     jobs=[full_refresh, realtime_refresh],

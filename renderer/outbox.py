@@ -628,7 +628,7 @@ def _iter_payloads(path: Path, expected: int) -> Iterator[dict[str, Any]]:
     with open(path, "rb") as stream:
         for line in stream:  # splits on b"\n" only, never on U+2028
             count += 1
-            yield json.loads(line)
+            yield orjson.loads(line)
     if count != expected:
         raise OutboxIntegrityError(
             f"{path} has {count} payloads, its manifest says {expected}"
@@ -721,7 +721,7 @@ def rewrite_run(
             _HashedFile(staging / PAYLOADS_FILE) as jsonl,
         ):
             for line in source:
-                payload = json.loads(line)
+                payload = orjson.loads(line)
                 if (not needles or any(n in line for n in needles)) and drop(payload):
                     removed_ids.add(str(payload.get("recipient_id")))
                     continue

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from mailroom.ingest import ingest_landing
-from mailroom.validation import check_email, check_phone
+from mailroom.validation import Validator, check_email, check_phone
 
 
 @pytest.mark.parametrize(
@@ -144,3 +144,14 @@ def test_a_warehouse_loaded_before_the_lookups_existed_is_checked(
         assert con.execute("select email_raw from raw._email_checks").fetchall() == [
             ("ana@example.com",)
         ]
+
+
+def test_worker_processes_give_the_same_verdicts_in_the_same_order() -> None:
+    emails = ["ana@gmial.com", "bad@", " Ana@Example.COM", "x y@example.com"] * 3
+    emails += [f"person{index}@example.net" for index in range(40)]
+    pairs = [("06 12 34 56 78", "FR"), ("0612345678", None), ("call me", "FR")] * 3
+    pairs += [(f"+33 6 12 34 56 {index:02d}", None) for index in range(40)]
+    with Validator(processes=2, parallel_from=10) as validator:
+        assert validator.emails(emails) == [check_email(email) for email in emails]
+        assert validator.phones(pairs) == [check_phone(*pair) for pair in pairs]
+        assert validator.emails(emails[:5]) == [check_email(e) for e in emails[:5]]

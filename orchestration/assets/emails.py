@@ -1,15 +1,17 @@
 """Emails: a rendered payload per sendable recipient, written to the outbox."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pandas as pd
 from dagster import (
     AssetCheckResult,
+    AssetCheckSpec,
     AssetExecutionContext,
     MaterializeResult,
     MetadataValue,
     asset,
-    asset_check,
+    multi_asset_check,
 )
 from dagster_dbt import get_asset_key_for_model
 
@@ -79,40 +81,59 @@ def email_payloads(
     )
 
 
-@asset_check(asset=PAYLOADS_KEY, blocking=True)
-def outbox_has_consent_for_every_recipient(
+CONSENT_CHECK = "outbox_has_consent_for_every_recipient"
+ERASURE_CHECK = "no_erased_person_in_personalization_or_outbox"
+
+
+@multi_asset_check(
+    specs=[
+        AssetCheckSpec(
+            CONSENT_CHECK,
+            asset=PAYLOADS_KEY,
+            blocking=True,
+            description=(
+                "Every recipient in the latest outbox has an opt-in as their latest "
+                "word and no bounce or complaint, re-checked per address against "
+                "int_email_consent_state rather than trusting the personalization "
+                "mart that chose them."
+            ),
+        ),
+        AssetCheckSpec(
+            ERASURE_CHECK,
+            asset=PAYLOADS_KEY,
+            blocking=True,
+            description=(
+                "No address of a person erased with `mailroom forget` is in "
+                "marts.personalization or the latest outbox: each address is "
+                "hashed with the erasure key and looked up in "
+                "privacy.erased_identifiers."
+            ),
+        ),
+    ],
+)
+def outbox_recipient_checks(
     mailroom: MailroomResource,
-) -> AssetCheckResult:
-    """Every recipient in the latest outbox has an opt-in as their latest word and no
-    bounce or complaint, re-checked per address against int_email_consent_state
-    rather than trusting the personalization mart that chose them."""
+) -> Iterator[AssetCheckResult]:
+    """The outbox's two blocking checks, on one verified read of its recipients
+    (at 1,000,000 customers a read is about 12 GB of payloads)."""
     settings = mailroom.settings()
     _, payloads = read_outbox(settings.outbox)
     emails = [payload["email"] for payload in payloads]
     with mailroom.connect() as con:
         offending = emails_without_consent(con, emails)
-    return AssetCheckResult(
+        found = erased_recipients(con, settings.home, emails)
+    yield AssetCheckResult(
+        asset_key=PAYLOADS_KEY,
+        check_name=CONSENT_CHECK,
         passed=not offending,
         metadata={
             "recipients_checked": len(emails),
             "without_consent": len(offending),
         },
     )
-
-
-@asset_check(asset=PAYLOADS_KEY, blocking=True)
-def no_erased_person_in_personalization_or_outbox(
-    mailroom: MailroomResource,
-) -> AssetCheckResult:
-    """No address of a person erased with `mailroom forget` is in
-    marts.personalization or the latest outbox: each address is hashed with the
-    erasure key and looked up in privacy.erased_identifiers."""
-    settings = mailroom.settings()
-    _, payloads = read_outbox(settings.outbox)
-    emails = [payload["email"] for payload in payloads]
-    with mailroom.connect() as con:
-        found = erased_recipients(con, settings.home, emails)
-    return AssetCheckResult(
+    yield AssetCheckResult(
+        asset_key=PAYLOADS_KEY,
+        check_name=ERASURE_CHECK,
         passed=not any(found.values()),
         metadata={"outbox_checked": len(emails), **found},
     )
