@@ -9,7 +9,8 @@ landing folder, and the last line gives Mailroom's time as a multiple of it.
 
 ``--from-stage ml --home FOLDER`` reruns the stages from ``ml`` on the work folder of
 an earlier run (kept with ``--home``), without generating or loading again, and
-``--reference-only --home FOLDER`` runs only the reference there.
+``--reference only --home FOLDER`` runs only the reference there. dbt's timings of
+each model and test are kept as ``FOLDER/logs/run_results-<stage>.json``.
 
 Peak memory is the highest resident set size of this process plus its children (dbt
 runs as a subprocess), sampled every 50 ms while the stage runs.
@@ -33,6 +34,7 @@ from reference import run as run_reference
 from mailroom.settings import Settings
 from mailroom.simulator import generate
 from orchestration.pipeline import STAGES, run_stages
+from orchestration.project import dbt_target_path
 
 AS_OF = date(2026, 11, 1)
 
@@ -129,11 +131,16 @@ def _pipeline(home: Path, from_stage: str | None, memory: PeakMemory) -> float:
     settings = Settings.load(home=home, as_of=AS_OF)
     total, peak = 0.0, 0
     results = run_stages(settings, stages, log_path=home / "logs" / "pipeline.log")
+    dbt_results = dbt_target_path(settings.warehouse) / "run_results.json"
+    dbt_results.unlink(missing_ok=True)
     for _ in stages:
         with memory.measure():
             result = next(results)
         total, peak = total + result.seconds, max(peak, memory.peak)
         print(_row(result.stage.name, result.seconds, memory.peak))
+        if dbt_results.exists():
+            # kept per stage: dbt's timing of every model and test, for profiling
+            dbt_results.rename(home / "logs" / f"run_results-{result.stage.name}.json")
     print(_row("pipeline", total, peak), f"({stages[0].name} to outbox)")
     return total
 
