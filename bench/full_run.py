@@ -101,9 +101,13 @@ def main() -> None:
         )
     home = args.home or Path(tempfile.mkdtemp(prefix="mailroom-bench-"))
     memory = PeakMemory()
-    print(f"customers: {args.customers:,}  work folder: {home}")
+    generating = not (args.from_stage or args.reference == "only")
+    if generating:
+        print(f"customers: {args.customers:,}  work folder: {home}")
+    else:
+        print(f"work folder: {home}")
     print(f"{'stage':<12} {'seconds':>9} {'peak MiB':>12}")
-    if not (args.from_stage or args.reference == "only"):
+    if generating:
         with memory.measure():
             started = time.perf_counter()
             summary = generate(home, args.customers, args.seed, AS_OF, overwrite=True)

@@ -3,16 +3,18 @@
 -- run adds only the rows of files loaded since the last (see macros/incremental).
 {{ append_only_config() }}
 
+-- The CTEs are not materialized: dedupe_reason reads `checked` again for the few
+-- keys delivered twice, and a materialized copy of every typed row would spill.
 with
 
-source as (
+source as not materialized (
 
     select * from {{ source('raw', 'email_events') }}
     where {{ is_new_load('_loaded_at') }}
 
 ),
 
-renamed as (
+renamed as not materialized (
 
     select
         {{ clean_text('event_id') }} as event_id,
@@ -34,7 +36,7 @@ renamed as (
 
 ),
 
-checked as (
+checked as not materialized (
 
     select
         *,

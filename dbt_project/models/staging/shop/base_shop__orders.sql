@@ -2,16 +2,18 @@
 -- checks only the rows of files loaded since the last (see macros/incremental).
 {{ append_only_config() }}
 
+-- The CTEs are not materialized: dedupe_reason reads `checked` again for the few
+-- keys delivered twice, and a materialized copy of every typed row would spill.
 with
 
-source as (
+source as not materialized (
 
     select * from {{ source('raw', 'orders') }}
     where {{ is_new_load('_loaded_at') }}
 
 ),
 
-renamed as (
+renamed as not materialized (
 
     select
         {{ clean_text('order_id') }} as order_id,
@@ -37,7 +39,7 @@ renamed as (
 
 ),
 
-checked as (
+checked as not materialized (
 
     select
         *,
