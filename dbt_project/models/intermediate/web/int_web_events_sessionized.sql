@@ -9,6 +9,10 @@
 -- build would. Neither the person nor the as-of filter is stored here (identity
 -- merges and an earlier as-of replay change both): int_web_events_enriched applies
 -- them when it reads this. Changing session_inactivity_minutes needs --full-refresh.
+--
+-- The windows run over the three columns they need and the session numbers are
+-- joined back by event id (events are read twice, not materialized): windows over
+-- every column spilled at 1,000,000 customers (167 s against 118 s).
 {{
     config(
         materialized='incremental',
@@ -26,7 +30,7 @@
 
 with
 
-new_events as (
+new_events as not materialized (
 
     select
         *,
@@ -69,7 +73,7 @@ new_events as (
 
     ),
 
-    events as (
+    events as not materialized (
 
         select {{ columns | join(', ') }} from new_events
         union all
@@ -78,7 +82,7 @@ new_events as (
 
     ),
 {% else %}
-    events as (
+    events as not materialized (
 
         select {{ columns | join(', ') }} from new_events
 
@@ -88,7 +92,9 @@ new_events as (
 session_starts as (
 
     select
-        events.*,
+        events.event_id,
+        events.visitor_key,
+        events.occurred_at,
         case
             when
                 coalesce(
@@ -115,16 +121,27 @@ session_starts as (
 
 ),
 
-sessionized as (
+session_numbers as (
 
     select
-        *,
+        event_id,
         sessions_before + sum(is_session_start) over (
             partition by visitor_key
             order by occurred_at, event_id
             rows between unbounded preceding and current row
         ) as session_number
     from session_starts
+
+),
+
+sessionized as (
+
+    select
+        events.*,
+        session_numbers.session_number
+    from events
+    inner join session_numbers
+        on events.event_id = session_numbers.event_id
 
 ),
 
