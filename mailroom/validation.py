@@ -191,7 +191,7 @@ class Validator:
     def __init__(
         self, processes: int | None = None, parallel_from: int = PARALLEL_FROM
     ) -> None:
-        self.processes = processes or len(os.sched_getaffinity(0))
+        self.processes = processes or _usable_cpus()
         self.parallel_from = parallel_from
         self._pool: ProcessPoolExecutor | None = None
 
@@ -227,3 +227,10 @@ class Validator:
 
 def _check_phone_pair(pair: tuple[str, str | None]) -> PhoneCheck:
     return check_phone(*pair)
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (all of them where affinity is unknown)."""
+    if hasattr(os, "sched_getaffinity"):  # not on macOS
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
