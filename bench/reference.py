@@ -30,7 +30,7 @@ import numpy as np
 import orjson
 import pandas as pd
 from jinja2 import Environment
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.metrics import roc_auc_score, silhouette_score
@@ -338,7 +338,9 @@ def cluster(frame: pd.DataFrame, config: ClusteringConfig) -> np.ndarray:
     return best.predict(x)
 
 
-def calibrated(estimator, rows: int, config: PredictionConfig):
+def calibrated(
+    estimator: BaseEstimator, rows: int, config: PredictionConfig
+) -> CalibratedClassifierCV:
     """Isotonic calibration on three folds, or one split above the same threshold."""
     folds = 3
     if rows >= config.cross_fit_calibration_below:
@@ -353,7 +355,7 @@ def fit_and_score(
     as_of: date,
     window: int,
     config: PredictionConfig,
-) -> tuple[np.ndarray, str, float]:
+) -> np.ndarray:
     """Choose a candidate on the latest labelled snapshot, refit, score ``current``."""
     validation = labelled(con, as_of - timedelta(days=window), window)
     older: list[pd.DataFrame] = []
@@ -379,15 +381,15 @@ def fit_and_score(
     model = calibrated(candidates(config.random_state)[best], len(everything), config)
     model.fit(everything[MODEL_COLUMNS].to_numpy(float), everything["label"])
     probability = model.predict_proba(current[MODEL_COLUMNS].to_numpy(float))[:, 1]
-    return probability, best, best_auc
+    return probability
 
 
 def predict(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     config = PredictionConfig()
     current = features(con, as_of)
     current["cluster"] = cluster(current, ClusteringConfig())
-    purchase, _, _ = fit_and_score(con, current, as_of, config.horizon_days, config)
-    stays, _, _ = fit_and_score(con, current, as_of, config.churn_window_days, config)
+    purchase = fit_and_score(con, current, as_of, config.horizon_days, config)
+    stays = fit_and_score(con, current, as_of, config.churn_window_days, config)
     scores = current.loc[:, ["person_id", "cluster"]].assign(
         purchase_probability=purchase, churn_probability=1 - stays
     )
