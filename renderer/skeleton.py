@@ -1,0 +1,442 @@
+"""Render Jinja templates by filling skeletons kept per shape of their context.
+
+Most of an email is the same for every recipient who gets the same blocks: only
+the values printed by ``{{ ... }}`` differ. :class:`Skeletons` reads the templates'
+syntax trees once and sorts every context value they read:
+
+* *printed* only (``{{ customer.first_name }}``): a slot, filled per recipient;
+* *tested* for truth (``{% if item.url %}``), and maybe printed: its truth belongs
+  to the shape; when true and printed, it is a slot;
+* read any other way (compared, filtered, passed to a call ...), or a printed
+  value whose parts are read too: its value belongs to the shape; a list that is
+  looped over: its length belongs to the shape.
+
+The first recipient of each shape is rendered by Jinja with a sentinel in every
+slot, and the output, split at the sentinels, is kept as that shape's skeleton;
+later recipients of the shape cost escaping their slot values and joining. The
+first recipient of a shape is also rendered the ordinary way and compared: if a
+construct the analysis misjudged makes them differ, the templates fall back to
+ordinary rendering for good, so an email never depends on the shortcut.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import orjson
+from jinja2 import Template, nodes
+from markupsafe import escape
+
+log = logging.getLogger(__name__)
+
+# Shapes kept; recipients of further shapes are rendered by Jinja.
+MAX_SHAPES = 4_096
+
+# NUL and SOH never reach a rendered value (``renderer.text.clean_line`` replaces
+# control characters), and a value holding them anyway only costs a fallback:
+# the first render of every shape is compared with Jinja's.
+_SENTINEL = re.compile("\x00([0-9]+)\x01")
+_EACH = "[]"  # the path step for every element of a list
+
+
+class _Unsupported(Exception):
+    """The template uses a statement the analysis does not follow."""
+
+
+class _Missing:
+    """Marks a key a context dict lacks, in a shape."""
+
+
+_MISSING = _Missing()
+_LOCAL = ("<local>",)  # the path of a value the template computed itself
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+@dataclass
+class _Use:
+    """How the template reads one path of its context (and the paths below)."""
+
+    printed: bool = False
+    tested: bool = False
+    whole: bool = False
+    looped: bool = False
+    children: dict[object, _Use] = field(default_factory=dict)
+
+
+def _path(node: nodes.Node, scope: dict[str, tuple | None]) -> tuple | None:
+    """The context path ``node`` reads (``("blocks", "footer", "links")``), or
+    ``None`` if it is not a plain chain of names, attributes and constant keys."""
+    keys: list[object] = []
+    while True:
+        if isinstance(node, nodes.Getattr):
+            keys.append(node.attr)
+            node = node.node
+        elif (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.arg, nodes.Const)
+            and type(node.arg.value) is str
+        ):
+            keys.append(node.arg.value)
+            node = node.node
+        elif isinstance(node, nodes.Name):
+            base = scope.get(node.name, (node.name,))
+            if base is None or base is _LOCAL:
+                return _LOCAL
+            return (*base, *reversed(keys))
+        else:
+            return None
+
+
+def analyse(tree: nodes.Template, root: _Use) -> None:
+    """Record in ``root`` the uses of every context path in a parsed template.
+
+    Raises
+    ------
+    _Unsupported
+        If the template holds statements other than output, ``if``, ``with`` and
+        plain ``for`` loops (macros, assignments, includes, filters blocks ...).
+    """
+
+    def mark(node: nodes.Node, scope: dict, how: str) -> bool:
+        path = _path(node, scope)
+        if path is None:
+            return False
+        if path is not _LOCAL:
+            use = root
+            for key in path:
+                use = use.children.setdefault(key, _Use())
+            setattr(use, how, True)
+        return True
+
+    def read(expression: nodes.Node, scope: dict) -> None:
+        if not mark(expression, scope, "whole"):
+            for child in expression.iter_child_nodes():
+                read(child, scope)
+
+    def test(expression: nodes.Node, scope: dict) -> None:
+        if isinstance(expression, nodes.Not):
+            expression = expression.node
+        if not mark(expression, scope, "tested"):
+            read(expression, scope)
+
+    def body(statements: list[nodes.Node], scope: dict) -> None:
+        for node in statements:
+            if isinstance(node, nodes.Output):
+                for child in node.nodes:
+                    if not isinstance(child, nodes.TemplateData) and not mark(
+                        child, scope, "printed"
+                    ):
+                        read(child, scope)
+            elif isinstance(node, nodes.If):
+                for branch in (node, *node.elif_):
+                    test(branch.test, scope)
+                    body(branch.body, scope)
+                body(node.else_, scope)
+            elif isinstance(node, nodes.With):
+                inner = dict(scope)
+                for target, value in zip(node.targets, node.values, strict=True):
+                    if not isinstance(target, nodes.Name):
+                        raise _Unsupported("with unpacking")
+                    path = _path(value, scope)
+                    if path is None:
+                        read(value, scope)
+                        path = _LOCAL
+                    inner[target.name] = path
+                body(node.body, inner)
+            elif isinstance(node, nodes.For):
+                if node.test is not None or node.recursive:
+                    raise _Unsupported("for with a filter or recursion")
+                if not isinstance(node.target, nodes.Name):
+                    raise _Unsupported("for unpacking")
+                path = _path(node.iter, scope)
+                if path is None:
+                    read(node.iter, scope)
+                    each = _LOCAL
+                elif path is _LOCAL:
+                    each = _LOCAL
+                else:
+                    mark(node.iter, scope, "looped")
+                    each = (*path, _EACH)
+                body(node.body, {**scope, node.target.name: each, "loop": _LOCAL})
+                body(node.else_, scope)
+            else:
+                raise _Unsupported(type(node).__name__)
+
+    body(tree.body, {})
+
+
+def _frozen(value: object) -> object:
+    """A hashable stand-in for a value that belongs to the shape as is.
+
+    Equal values can print differently (``1`` and ``True``, ``Decimal("1.0")`` and
+    ``Decimal("1.00")``), so the stand-in holds the type, and the repr unless
+    the type is plain.
+    """
+    kind = type(value)
+    if kind in _PLAIN:
+        return (kind, value)
+    if kind is dict:
+        return (kind, tuple((key, _frozen(item)) for key, item in value.items()))
+    if kind is list or kind is tuple:
+        return (kind, tuple(_frozen(item) for item in value))
+    return (kind, repr(value))
+
+
+def _shape(value: Any, use: _Use, key: list, slots: list) -> Any:
+    """The value the skeleton is rendered with, for one path of the context.
+
+    Appends what the skeleton depends on to ``key`` and the values printed into
+    slots to ``slots``. Every branch taken is decided by something appended first,
+    so equal keys mean equal skeletons. :func:`_walker` compiles the same walk
+    without building the value; the two are compared on every new shape.
+    """
+    if use.whole or (use.printed and use.children):
+        key.append(_frozen(value))
+        return value
+    if not use.children:
+        if use.tested:
+            if not value:
+                key.append(_frozen(value))
+                return value
+            key.append(True)
+        if use.printed:
+            slots.append(value)
+            return f"\x00{len(slots) - 1}\x01"
+        return value
+    kind = type(value)
+    key.append(kind)
+    if use.tested:
+        key.append(bool(value))
+    if kind is dict and _EACH not in use.children:
+        shaped = {}
+        for name, child in use.children.items():
+            if name in value:
+                shaped[name] = _shape(value[name], child, key, slots)
+            else:
+                key.append((name, _MISSING))
+        return shaped
+    if kind is list and list(use.children) == [_EACH]:
+        key.append(len(value))
+        each = use.children[_EACH]
+        return [_shape(item, each, key, slots) for item in value]
+    key.append(_frozen(value))
+    return value
+
+
+def _walker(use: _Use) -> Callable[[Any, list, list], None]:
+    """:func:`_shape` compiled to straight-line Python for one use tree, without
+    building the shaped value: the per-recipient part, several times faster."""
+    lines = [
+        "def walk(v0, key, slots):",
+        "    add = key.append",
+        "    fill = slots.append",
+    ]
+
+    def emit(use: _Use, depth: int, indent: str) -> None:
+        value = f"v{depth}"
+        if use.whole or (use.printed and use.children):
+            lines.append(f"{indent}add(frozen({value}))")
+            return
+        if not use.children:
+            if use.tested:
+                lines.append(f"{indent}if not {value}:")
+                lines.append(f"{indent}    add(frozen({value}))")
+                lines.append(f"{indent}else:")
+                lines.append(f"{indent}    add(True)")
+                if use.printed:
+                    lines.append(f"{indent}    fill({value})")
+            elif use.printed:
+                lines.append(f"{indent}fill({value})")
+            return
+        kind = f"kind{depth}"
+        lines.append(f"{indent}{kind} = type({value})")
+        lines.append(f"{indent}add({kind})")
+        if use.tested:
+            lines.append(f"{indent}add(bool({value}))")
+        inner = indent + "    "
+        if _EACH not in use.children:
+            lines.append(f"{indent}if {kind} is dict:")
+            for name, child in use.children.items():
+                lines.append(f"{inner}if {name!r} in {value}:")
+                lines.append(f"{inner}    v{depth + 1} = {value}[{name!r}]")
+                emit(child, depth + 1, inner + "    ")
+                lines.append(f"{inner}else:")
+                lines.append(f"{inner}    add(({name!r}, MISSING))")
+        elif list(use.children) == [_EACH]:
+            lines.append(f"{indent}if {kind} is list:")
+            lines.append(f"{inner}add(len({value}))")
+            lines.append(f"{inner}for v{depth + 1} in {value}:")
+            emit(use.children[_EACH], depth + 1, inner + "    ")
+        else:
+            lines.append(f"{indent}if False:")
+            lines.append(f"{inner}pass")
+        lines.append(f"{indent}else:")
+        lines.append(f"{inner}add(frozen({value}))")
+
+    emit(use, 0, "    ")
+    namespace: dict[str, Any] = {"frozen": _frozen, "MISSING": _MISSING}
+    exec(compile("\n".join(lines), "<skeleton walk>", "exec"), namespace)
+    return namespace["walk"]
+
+
+class _Skeleton(NamedTuple):
+    """A shape's output: static text (also as UTF-8 and JSON string bodies)
+    alternating with slot numbers: ``texts[0] slot[0] texts[1] ... texts[-1]``."""
+
+    texts: tuple[str, ...]
+    utf8: tuple[bytes, ...]
+    json: tuple[bytes, ...]
+    slots: tuple[int, ...]
+
+
+def _json_body(text: str) -> bytes:
+    return orjson.dumps(text)[1:-1]
+
+
+def _split(output: str) -> _Skeleton:
+    parts = _SENTINEL.split(output)
+    texts = tuple(parts[0::2])
+    return _Skeleton(
+        texts,
+        tuple(text.encode("utf-8") for text in texts),
+        tuple(_json_body(text) for text in texts),
+        tuple(int(number) for number in parts[1::2]),
+    )
+
+
+class Skeletons:
+    """Templates rendered together from one context, through skeletons kept per
+    shape of that context.
+
+    Parameters
+    ----------
+    templates
+        ``(template, source)`` pairs, e.g. an email's HTML and text templates; the
+        sources are parsed once here to learn what the templates read.
+
+    Notes
+    -----
+    :meth:`render` gives exactly what each ``template.render(context)`` gives, or
+    ``None`` when the caller should render with Jinja: for templates the analysis
+    cannot follow, for shapes beyond :data:`MAX_SHAPES`, and for good once a
+    skeleton was found to differ from Jinja's output.
+    """
+
+    def __init__(self, templates: Sequence[tuple[Template, str]]) -> None:
+        self.templates = [template for template, _ in templates]
+        self._to_text: list[Callable[[Any], str]] = []
+        for template in self.templates:
+            autoescape = template.environment.autoescape
+            if callable(autoescape):
+                autoescape = autoescape(template.name)
+            self._to_text.append(escape if autoescape else str)
+        self._skeletons: dict[tuple, tuple[_Skeleton, ...]] = {}
+        self._use: _Use | None = _Use()
+        try:
+            for template, source in templates:
+                if template.environment.finalize is not None:
+                    raise _Unsupported("the environment has a finalize function")
+                analyse(template.environment.parse(source), self._use)
+        except _Unsupported as reason:
+            log.info("templates render without skeletons: %s", reason)
+            self._use = None
+        self._walk = _walker(self._use) if self._use is not None else None
+
+    @property
+    def specialised(self) -> bool:
+        """Whether skeletons are in use."""
+        return self._use is not None
+
+    @property
+    def shapes(self) -> int:
+        """Skeletons kept so far (one per shape, for all templates)."""
+        return len(self._skeletons)
+
+    def render(
+        self, context: dict[str, Any], encoded: Sequence[bool]
+    ) -> list[str | tuple[bytes, bytes]] | None:
+        """Every template's output for ``context``, in order, or ``None``.
+
+        Parameters
+        ----------
+        context
+            The template context.
+        encoded
+            Per template: ``True`` gives its output as UTF-8 and as the body of a
+            JSON string (``(utf8, json)``), ``False`` as text.
+        """
+        walk = self._walk
+        if walk is None:
+            return None
+        key: list = []
+        slots: list = []
+        walk(context, key, slots)
+        frozen = tuple(key)
+        skeletons = self._skeletons.get(frozen)
+        if skeletons is None:
+            skeletons = self._new_shape(context, frozen, slots)
+            if skeletons is None:
+                return None
+        outputs: list[str | tuple[bytes, bytes]] = []
+        for skeleton, to_text, as_bytes in zip(
+            skeletons, self._to_text, encoded, strict=True
+        ):
+            if not as_bytes:
+                outputs.append(_fill(skeleton, slots, to_text))
+                continue
+            utf8, body = skeleton.utf8, skeleton.json
+            utf8_pieces = [utf8[0]]
+            json_pieces = [body[0]]
+            for index, slot in enumerate(skeleton.slots, 1):
+                text = to_text(slots[slot])
+                utf8_pieces.append(text.encode("utf-8"))
+                utf8_pieces.append(utf8[index])
+                json_pieces.append(_json_body(text))
+                json_pieces.append(body[index])
+            outputs.append((b"".join(utf8_pieces), b"".join(json_pieces)))
+        return outputs
+
+    def _new_shape(
+        self, context: dict[str, Any], frozen: tuple, slots: list
+    ) -> tuple[_Skeleton, ...] | None:
+        """Render a new shape's skeletons, checked against Jinja, and keep them."""
+        use = self._use
+        if use is None or len(self._skeletons) >= MAX_SHAPES:
+            return None
+        key: list = []
+        shaped_slots: list = []
+        shaped = _shape(context, use, key, shaped_slots)
+        same = tuple(key) == frozen and len(shaped_slots) == len(slots)
+        same = same and all(a is b for a, b in zip(shaped_slots, slots, strict=True))
+        skeletons = tuple(_split(each.render(shaped)) for each in self.templates)
+        for skeleton, template, to_text in zip(
+            skeletons, self.templates, self._to_text, strict=True
+        ):
+            try:
+                filled = _fill(skeleton, slots, to_text) if same else None
+            except IndexError:  # a sentinel-like value in the data named no slot
+                filled = None
+            if filled != template.render(context):
+                log.warning(
+                    "%s: a skeleton differs from Jinja's output; rendering "
+                    "without skeletons from now on",
+                    template.name,
+                )
+                self._use = self._walk = None
+                return None
+        self._skeletons[frozen] = skeletons
+        return skeletons
+
+
+def _fill(skeleton: _Skeleton, slots: list, to_text: Callable[[Any], str]) -> str:
+    """The skeleton's text with the slots' values filled in."""
+    texts = skeleton.texts
+    pieces = [texts[0]]
+    for index, slot in enumerate(skeleton.slots, 1):
+        pieces.append(to_text(slots[slot]))
+        pieces.append(texts[index])
+    return "".join(pieces)
