@@ -115,6 +115,9 @@ preferred as (
     ) = 1
 ),
 
+-- Candidates carry what their reason is made of; the reason itself is written
+-- only for the picks kept (at a million customers, tens of millions of candidate
+-- rows with their sentences made the windows below spill gigabytes).
 rule_candidates as (
     -- The strongest rule per product, ties broken by the antecedent's id, so the
     -- reason is the same on every run.
@@ -123,10 +126,9 @@ rule_candidates as (
         rules.consequent_id as product_id,
         1 as priority,
         rules.confidence * rules.lift as score,
-        'often bought within ' || $rule_window || ' days after '
-        || rules.antecedent_id || ' (confidence '
-        || printf('%.2f', rules.confidence) || ', lift '
-        || printf('%.1f', rules.lift) || ')' as reason
+        rules.antecedent_id,
+        rules.confidence,
+        rules.lift
     from customer_bought
     inner join rules
         on customer_bought.product_id = rules.antecedent_id
@@ -142,14 +144,55 @@ viewed_candidates as (
         product_id,
         2 as priority,
         count(*) as score,
-        'viewed ' || count(*) || ' times in the last ' || $view_window
-        || ' days, not bought' as reason
+        null as antecedent_id,
+        null as confidence,
+        null as lift
     from web_events
     where
         event_type = 'product_view'
         and product_id is not null
         and occurred_at >= $cutoff - to_days($view_window)
     group by customer_id, product_id
+),
+
+own_candidates as (
+    select * from rule_candidates
+    union all
+    select * from viewed_candidates
+),
+
+-- How far down the popular lists a customer's picks can reach: past at most the
+-- products they bought and their own candidates (and, in the overall list, the
+-- $n picks of their category), so their first $n allowed picks of each list are
+-- within these depths. Capped at $pool, as every customer's lists were.
+list_depth as (
+    select
+        customers.customer_id,
+        least(
+            $pool,
+            $n
+            + coalesce(bought_count.products, 0)
+            + coalesce(own_count.candidates, 0)
+        ) as category_depth,
+        least(
+            $pool,
+            2 * $n
+            + coalesce(bought_count.products, 0)
+            + coalesce(own_count.candidates, 0)
+        ) as overall_depth
+    from customers
+    left join (
+        select customer_id, count(*) as products
+        from customer_bought
+        group by customer_id
+    ) as bought_count
+        on customers.customer_id = bought_count.customer_id
+    left join (
+        select customer_id, count(*) as candidates
+        from own_candidates
+        group by customer_id
+    ) as own_count
+        on customers.customer_id = own_count.customer_id
 ),
 
 popular as (
@@ -174,38 +217,55 @@ popular as (
         on sellable.product_id = units.product_id
 ),
 
-category_candidates as (
+-- Each customer's ranks 1..depth, joined to the lists by rank: only the rows
+-- needed (joined on rank <= depth, everyone was first paired with whole lists).
+category_ranks as materialized (
     select
         preferred.customer_id,
+        preferred.category,
+        unnest(range(1, list_depth.category_depth + 1)) as category_rank
+    from preferred
+    inner join list_depth
+        on preferred.customer_id = list_depth.customer_id
+),
+
+category_candidates as (
+    select
+        category_ranks.customer_id,
         popular.product_id,
         3 as priority,
         popular.units_sold as score,
-        'popular in your favourite category ' || popular.category
-        || ' (' || cast(popular.units_sold as bigint) || ' sold in ' || $popular_window
-        || ' days)' as reason
-    from preferred
+        null as antecedent_id,
+        null as confidence,
+        null as lift
+    from category_ranks
     inner join popular
-        on preferred.category = popular.category
-    where popular.category_rank <= $pool
+        on
+            category_ranks.category = popular.category
+            and category_ranks.category_rank = popular.category_rank
 ),
 
 overall_candidates as (
     select
-        customers.customer_id,
+        overall_ranks.customer_id,
         popular.product_id,
         4 as priority,
         popular.units_sold as score,
-        'popular overall (' || cast(popular.units_sold as bigint) || ' sold in '
-        || $popular_window || ' days)' as reason
-    from customers
-    cross join popular
-    where popular.overall_rank <= $pool
+        null as antecedent_id,
+        null as confidence,
+        null as lift
+    from (
+        select
+            customer_id,
+            unnest(range(1, overall_depth + 1)) as overall_rank
+        from list_depth
+    ) as overall_ranks
+    inner join popular
+        on overall_ranks.overall_rank = popular.overall_rank
 ),
 
 candidates as (
-    select * from rule_candidates
-    union all
-    select * from viewed_candidates
+    select * from own_candidates
     union all
     select * from category_candidates
     union all
@@ -230,35 +290,58 @@ allowed as (
         or list_contains($replenishable, sellable.category)
 ),
 
+-- A customer has at most one candidate per product and priority.
 best_per_product as (
     select * from allowed
     qualify row_number() over (
         partition by customer_id, product_id
-        order by priority, score desc, reason
+        order by priority
     ) = 1
 ),
 
 ranked as (
     select
-        customer_id,
+        *,
         row_number() over (
             partition by customer_id
             order by priority, score desc, product_id
-        ) as recommendation_rank,
-        product_id,
-        category,
-        case priority
-            when 1 then 'co_purchase_rule'
-            when 2 then 'viewed_not_bought'
-            when 3 then 'popular_in_category'
-            else 'popular_overall'
-        end as source,
-        cast(score as double) as score,
-        reason
+        ) as recommendation_rank
     from best_per_product
 )
 
-select * from ranked
+select
+    customer_id,
+    recommendation_rank,
+    product_id,
+    category,
+    case priority
+        when 1 then 'co_purchase_rule'
+        when 2 then 'viewed_not_bought'
+        when 3 then 'popular_in_category'
+        else 'popular_overall'
+    end as source,
+    cast(score as double) as score,
+    case priority
+        when 1
+            then
+                'often bought within ' || $rule_window || ' days after '
+                || antecedent_id || ' (confidence '
+                || printf('%.2f', confidence) || ', lift '
+                || printf('%.1f', lift) || ')'
+        when 2
+            then
+                'viewed ' || cast(score as bigint) || ' times in the last '
+                || $view_window || ' days, not bought'
+        when 3
+            then
+                'popular in your favourite category ' || category
+                || ' (' || cast(score as bigint) || ' sold in ' || $popular_window
+                || ' days)'
+        else
+            'popular overall (' || cast(score as bigint) || ' sold in '
+            || $popular_window || ' days)'
+    end as reason
+from ranked
 where recommendation_rank <= $n
 order by customer_id, recommendation_rank
 """

@@ -85,3 +85,59 @@ def test_rules_have_consistent_support_confidence_and_lift(warehouse) -> None:
     assert rules["confidence"].between(0, 1).all()
     assert (rules["lift"] > 1).all()
     assert (rules["support"] <= rules["confidence"]).all()
+
+
+def test_a_customer_who_bought_the_best_sellers_gets_the_next_ones() -> None:
+    # The popular lists are read only as deep as a customer can need (products
+    # bought + own candidates + picks): someone who bought the fifteen best sellers
+    # still gets the next ones, as if each list were read to its full pool.
+    con = duckdb.connect()
+    create_synthetic_warehouse(con, customers=300, random_state=4)
+    config = PredictionConfig(rule_min_customers=10**6)  # no rules: lists only
+    pool = config.n_recommendations + 20
+    popular = con.execute(
+        """
+        select products.product_id, products.category,
+            coalesce(sum(items.quantity), 0) as units
+        from staging.stg_shop__products as products
+        left join staging.stg_shop__order_items as items
+            on products.product_id = items.product_id
+            and items.order_id in (
+                select order_id from intermediate.int_orders_resolved
+                where is_revenue_order
+                    and ordered_at >= ? - interval 90 days and ordered_at < ?
+            )
+        where products.is_active and products.is_in_stock
+        group by all
+        order by units desc, products.product_id
+        """,
+        [CUTOFF, CUTOFF],
+    ).df()
+    bought = popular["product_id"].head(15).tolist()
+    con.execute("insert into marts.dim_customers values ('heavy')")
+    con.execute(
+        "insert into intermediate.int_orders_resolved "
+        "values ('o-heavy', 'heavy', true, 150, 0, ? - interval 400 days)",
+        [CUTOFF],
+    )
+    for line, product_id in enumerate(bought, start=1):
+        con.execute(
+            "insert into staging.stg_shop__order_items "
+            "values ('o-heavy', ?, 1, 10, ?)",
+            [product_id, line],
+        )
+    favourite = (
+        popular.loc[popular["product_id"].isin(bought), "category"]
+        .value_counts()
+        .sort_index()
+        .idxmax()
+    )
+    in_category = popular.loc[popular["category"] == favourite].head(pool)
+    expected = [p for p in in_category["product_id"] if p not in bought]
+    overall = [p for p in popular["product_id"].head(pool) if p not in bought]
+    expected += [p for p in overall if p not in expected]
+
+    recs = recommend_products(con, CUTOFF, config)
+    heavy = recs.loc[recs["customer_id"] == "heavy"]
+    assert heavy["product_id"].tolist() == expected[: config.n_recommendations]
+    assert not set(heavy["product_id"]) & set(bought)
