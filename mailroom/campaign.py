@@ -29,7 +29,12 @@ from renderer.guard import (
     load_suppression_list,
 )
 from renderer.outbox import OutboxManifest, write_outbox_chunks
-from renderer.parallel import RenderedChunk, RenderSpec, render_chunks
+from renderer.parallel import (
+    AUDIT_SCHEMA,
+    RenderedChunk,
+    RenderSpec,
+    render_chunks,
+)
 from renderer.pipeline import AUDIT_COLUMNS
 from renderer.render import Campaign, Renderer
 
@@ -231,38 +236,30 @@ def _prepare_audit(con: duckdb.DuckDBPyConnection, campaign_id: str) -> None:
 
 
 class _AuditWriter:
-    """Buffers audit rows (as columns) and inserts them in Arrow batches."""
+    """Buffers the chunks' audit batches and inserts them in Arrow tables."""
 
     def __init__(
         self, con: duckdb.DuckDBPyConnection, run_id: str, as_of: dt.date
     ) -> None:
         self.con, self.run_id, self.as_of = con, run_id, as_of
-        self.buffer: dict[str, list] = {name: [] for name in AUDIT_COLUMNS}
+        self.batches: list[pa.RecordBatch] = []
         self.buffered = 0
         self.rows = 0
 
-    def add(self, columns: dict[str, list]) -> None:
-        for name in AUDIT_COLUMNS:
-            self.buffer[name].extend(columns[name])
-        self.buffered += len(columns[AUDIT_COLUMNS[0]])
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.batches.append(batch)
+        self.buffered += batch.num_rows
         if self.buffered >= AUDIT_FLUSH_ROWS:
             self.flush()
 
     def flush(self) -> None:
         if not self.buffered:
             return
-        table = pa.table(
-            {
-                **{
-                    name: pa.array(
-                        self.buffer[name],
-                        type=pa.bool_() if name == "fired" else pa.string(),
-                    )
-                    for name in AUDIT_COLUMNS
-                },
-                "run_id": pa.array([self.run_id] * self.buffered, type=pa.string()),
-                "as_of_date": pa.array([self.as_of] * self.buffered, type=pa.date32()),
-            }
+        table = pa.Table.from_batches(self.batches, schema=AUDIT_SCHEMA)
+        table = table.append_column(
+            "run_id", pa.repeat(pa.scalar(self.run_id, pa.string()), self.buffered)
+        ).append_column(
+            "as_of_date", pa.repeat(pa.scalar(self.as_of, pa.date32()), self.buffered)
         )
         self.con.register("_audit_batch", table)
         self.con.execute(
@@ -270,7 +267,7 @@ class _AuditWriter:
         )
         self.con.unregister("_audit_batch")
         self.rows += self.buffered
-        self.buffer = {name: [] for name in AUDIT_COLUMNS}
+        self.batches = []
         self.buffered = 0
 
 

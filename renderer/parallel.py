@@ -5,9 +5,10 @@ reads the recipients, runs the :class:`~renderer.guard.SendGuard` (duplicates an
 the frequency cap depend on who came before) and writes the outbox and the audit.
 Each chunk of recipients, with the guard's verdicts, goes to a worker, which draws
 the arms, chooses the blocks, renders the payloads and serialises them to the exact
-``payloads.jsonl`` and ``payloads.csv`` bytes, with the chunk's audit rows as
-columns. Chunks come back in the order they were sent, so the run is the same, byte
-for byte, whatever the number of processes (tested), and
+``payloads.jsonl`` and ``payloads.csv`` bytes, with the chunk's audit rows as an
+Arrow record batch (handed back as buffers and inserted by the parent as they are).
+Chunks come back in the order they were sent, so the run is the same, byte for byte,
+whatever the number of processes (tested), and
 :func:`renderer.outbox.write_outbox_chunks` writes it atomically with one manifest.
 
 Workers are started with ``spawn``: the parent may hold a DuckDB connection, whose
@@ -26,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from renderer.catalog import load_catalog
 from renderer.guard import SendGuard, reason_code
 from renderer.outbox import csv_line, csv_row, payload_line_with_html, segment_key
@@ -36,6 +39,10 @@ from renderer.render import Campaign, Renderer
 CHUNK_SIZE = 1_000
 # Chunks in flight per worker: keeps workers busy while the parent writes.
 IN_FLIGHT_PER_WORKER = 2
+# The decision audit's columns as Arrow types (``fired`` is the one boolean).
+AUDIT_SCHEMA = pa.schema(
+    [(name, pa.bool_() if name == "fired" else pa.string()) for name in AUDIT_COLUMNS]
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ class RenderedChunk:
     recipients, holdout, refused, variants
         Recipients seen; held out; refused per reason code; payloads per arm.
     audit
-        Decision-audit rows as columns (:data:`renderer.pipeline.AUDIT_COLUMNS`).
+        Decision-audit rows as a record batch of :data:`AUDIT_SCHEMA`.
     exported, fields
         ``(recipient_id, campaign_id)`` of each payload, and the payload fields
         written (for the export log).
@@ -80,8 +87,8 @@ class RenderedChunk:
     holdout: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     variants: Counter[str] = field(default_factory=Counter)
-    audit: dict[str, list[Any]] = field(
-        default_factory=lambda: {name: [] for name in AUDIT_COLUMNS}
+    audit: pa.RecordBatch = field(
+        default_factory=lambda: pa.RecordBatch.from_pylist([], schema=AUDIT_SCHEMA)
     )
     exported: list[tuple[str, str]] = field(default_factory=list)
     fields: set[str] = field(default_factory=set)
@@ -90,7 +97,7 @@ class RenderedChunk:
 
     @property
     def audit_rows(self) -> int:
-        return len(self.audit[AUDIT_COLUMNS[0]])
+        return self.audit.num_rows
 
 
 class _Verdicts:
@@ -149,7 +156,10 @@ def render_chunk(
             )
             if not chunk.fields:
                 chunk.fields.update(payload, ["html"])
-    chunk.audit = {name: [row[name] for row in audit_rows] for name in AUDIT_COLUMNS}
+    chunk.audit = pa.RecordBatch.from_pydict(
+        {name: [row[name] for row in audit_rows] for name in AUDIT_COLUMNS},
+        schema=AUDIT_SCHEMA,
+    )
     chunk.jsonl = b"".join(lines)
     chunk.csv = b"".join(records)
     chunk.payload_count = len(lines)
