@@ -122,8 +122,7 @@ def test_a_customer_who_bought_the_best_sellers_gets_the_next_ones() -> None:
     )
     for line, product_id in enumerate(bought, start=1):
         con.execute(
-            "insert into staging.stg_shop__order_items "
-            "values ('o-heavy', ?, 1, 10, ?)",
+            "insert into staging.stg_shop__order_items values ('o-heavy', ?, 1, 10, ?)",
             [product_id, line],
         )
     favourite = (
