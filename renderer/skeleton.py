@@ -159,8 +159,13 @@ def analyse(tree: nodes.Template, root: _Use) -> None:
                 elif path is _LOCAL:
                     each = _LOCAL
                 else:
+                    # the loop's length belongs to the shape, even when the body
+                    # reads nothing of the items
                     mark(node.iter, scope, "looped")
                     each = (*path, _EACH)
+                    use = root
+                    for key in each:
+                        use = use.children.setdefault(key, _Use())
                 body(node.body, {**scope, node.target.name: each, "loop": _LOCAL})
                 body(node.else_, scope)
             else:
@@ -251,6 +256,8 @@ def _walker(use: _Use) -> Callable[[Any, list, list], None]:
                     lines.append(f"{indent}    fill({value})")
             elif use.printed:
                 lines.append(f"{indent}fill({value})")
+            else:  # an element of a list whose items are not read
+                lines.append(f"{indent}pass")
             return
         kind = f"kind{depth}"
         lines.append(f"{indent}{kind} = type({value})")

@@ -95,6 +95,14 @@ def test_loops_aliases_and_nested_paths() -> None:
     assert skeletons.shapes == 3  # the second and fourth contexts share a shape
 
 
+def test_a_loop_that_reads_nothing_of_its_items_still_counts_them() -> None:
+    skeletons = _skeletons("{% for item in items %}*{% endfor %}|{{ name }}")
+    for items in ([], [1], [1, 2], ["a", "b", "c"], [3]):
+        _check(skeletons, {"items": items, "name": "n"})
+    assert skeletons.specialised
+    assert skeletons.shapes == 4
+
+
 def test_a_missing_value_fails_as_jinja_does() -> None:
     skeletons = _skeletons("{{ customer.name }}")
     _check(skeletons, {"customer": {"name": "Ana"}})
