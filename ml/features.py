@@ -685,6 +685,49 @@ def build_features(
     return frame.reset_index(drop=True)
 
 
+FEATURES_TABLE = "ml.customer_features"
+
+
+class StaleFeaturesError(LookupError):
+    """The stored feature table is missing or holds another as-of date."""
+
+
+def read_features(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+    """The features kept in :data:`FEATURES_TABLE` for ``as_of``: the frame
+    :func:`build_features` gave, column for column and value for value.
+
+    The table holds :func:`build_features`'s columns plus ``as_of_date``, the date
+    they are as of (written by the ``ml/customer_features`` asset).
+
+    Raises
+    ------
+    StaleFeaturesError
+        If the table is missing or was built for another date.
+    """
+    if not has_table(con, FEATURES_TABLE):
+        raise StaleFeaturesError(
+            f"{FEATURES_TABLE} does not exist: materialize ml/customer_features "
+            "(it runs before the other ML assets in `mailroom run`)"
+        )
+    dates = [
+        row[0]
+        for row in con.execute(
+            f"select distinct as_of_date from {FEATURES_TABLE}"
+        ).fetchall()
+    ]
+    if dates != [as_of]:
+        raise StaleFeaturesError(
+            f"{FEATURES_TABLE} holds features as of {', '.join(map(str, dates))}, "
+            f"not {as_of}: materialize ml/customer_features for this date first"
+        )
+    columns = ", ".join(["customer_id", *FEATURE_COLUMNS])
+    frame = con.execute(
+        f"select {columns} from {FEATURES_TABLE} order by customer_id"
+    ).df()
+    frame[list(FEATURE_COLUMNS)] = frame[list(FEATURE_COLUMNS)].astype("float64")
+    return frame
+
+
 def build_labels(
     con: duckdb.DuckDBPyConnection,
     start: date | datetime,

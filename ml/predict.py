@@ -130,6 +130,7 @@ def run_predictions(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
     config: PredictionConfig | None = None,
+    current: pd.DataFrame | None = None,
 ) -> PredictionRun:
     """Score every customer as of ``as_of`` and backtest the models.
 
@@ -141,6 +142,9 @@ def run_predictions(
         Scoring date; only data strictly before its midnight is read.
     config
         Horizons, thresholds and random state.
+    current
+        The features as of ``as_of`` if already built (e.g. read back with
+        :func:`ml.features.read_features`); built here otherwise.
 
     Returns
     -------
@@ -152,6 +156,8 @@ def run_predictions(
     config = config or PredictionConfig()
     as_of_ts = as_timestamp(as_of)
     features = FeatureCache(con, as_of_ts)
+    if current is not None:
+        features.tables[as_of_ts] = current
     current = features(as_of_ts)
 
     propensity_task = _fit_task(con, features, as_of_ts, config.horizon_days, config)

@@ -12,7 +12,11 @@ from orchestration.assets.emails import (
 )
 from orchestration.assets.export import EspResource, esp_sync
 from orchestration.assets.ingestion import raw_tables
-from orchestration.assets.ml import customer_clusters, customer_predictions
+from orchestration.assets.ml import (
+    customer_clusters,
+    customer_features,
+    customer_predictions,
+)
 from orchestration.automation import (
     daily_refresh,
     elapsed_cart_windows,
@@ -27,6 +31,7 @@ defs = Definitions(
     assets=[
         raw_tables,
         mailroom_dbt_models,
+        customer_features,
         customer_clusters,
         customer_predictions,
         mailroom_dbt_personalization,

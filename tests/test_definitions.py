@@ -16,6 +16,7 @@ def test_every_stage_is_an_asset_in_its_group() -> None:
         AssetKey(["intermediate", "int_identity_components"]): "identity",
         AssetKey(["marts", "dim_customers"]): "marts",
         AssetKey(["marts", "fct_customer_rfm"]): "marts",
+        AssetKey(["ml", "customer_features"]): "ml",
         AssetKey(["ml", "customer_clusters"]): "ml",
         AssetKey(["marts", "personalization"]): "emails",
         AssetKey(["outbox", "payloads"]): "emails",
@@ -26,8 +27,13 @@ def test_every_stage_is_an_asset_in_its_group() -> None:
 
 def test_python_assets_hang_off_the_dbt_graph() -> None:
     graph = defs.resolve_asset_graph()
-    clusters = graph.get(AssetKey(["ml", "customer_clusters"]))
-    assert AssetKey(["marts", "dim_customers"]) in clusters.parent_keys
+    features = graph.get(AssetKey(["ml", "customer_features"]))
+    assert AssetKey(["marts", "dim_customers"]) in features.parent_keys
+    for model in ("customer_clusters", "customer_predictions"):
+        # both read the features the features asset stored, not their own
+        assert AssetKey(["ml", "customer_features"]) in (
+            graph.get(AssetKey(["ml", model])).parent_keys
+        )
     personalization = graph.get(AssetKey(["marts", "personalization"]))
     assert AssetKey(["staging", "stg_ml__customer_clusters"]) in (
         personalization.parent_keys

@@ -13,7 +13,10 @@ import pytest
 from ml.config import PredictionConfig
 from ml.features import (
     FEATURE_COLUMNS,
+    FEATURES_TABLE,
+    StaleFeaturesError,
     build_features,
+    read_features,
     snapshot_sources,
     source_sql,
 )
@@ -111,6 +114,26 @@ def test_same_inputs_give_identical_predictions(warehouse, run) -> None:
     again = run_predictions(warehouse, AS_OF, CONFIG)
     pd.testing.assert_frame_equal(run.predictions, again.predictions)
     assert run.predictions["model_version"].nunique() == 1
+
+
+def test_stored_features_read_back_exactly_and_give_the_same_predictions() -> None:
+    # The ml/customer_features asset stores the as-of features once; clusters and
+    # predictions read them back instead of building them again.
+    con = _warehouse()
+    with pytest.raises(StaleFeaturesError, match="does not exist"):
+        read_features(con, AS_OF)
+    built = build_features(con, AS_OF)
+    con.execute("create schema if not exists ml")
+    con.register("_built", built.assign(as_of_date=AS_OF))
+    con.execute(f"create table {FEATURES_TABLE} as select * from _built")
+    stored = read_features(con, AS_OF)
+    pd.testing.assert_frame_equal(stored, built)
+    with pytest.raises(StaleFeaturesError, match="not 2024-11-30"):
+        read_features(con, date(2024, 11, 30))
+    fresh = run_predictions(con, AS_OF, CONFIG)
+    reused = run_predictions(con, AS_OF, CONFIG, current=stored)
+    pd.testing.assert_frame_equal(fresh.predictions, reused.predictions)
+    pd.testing.assert_frame_equal(fresh.backtests, reused.backtests)
 
 
 def test_every_customer_gets_one_explained_prediction(warehouse, run) -> None:

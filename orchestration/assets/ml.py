@@ -25,7 +25,7 @@ from ml.clustering import (
 )
 from ml.config import PredictionConfig
 from ml.evaluation import compare_with_baseline
-from ml.features import build_features, has_table
+from ml.features import FEATURE_COLUMNS, build_features, has_table, read_features
 from ml.predict import run_predictions
 from orchestration.assets.dbt import mailroom_dbt_models
 from orchestration.assets.ingestion import POOL
@@ -43,12 +43,44 @@ PREDICTION_INPUTS = [
 ]
 
 
+FEATURES_KEY = ["ml", "customer_features"]
+
+
 @asset(
-    key=["ml", "customer_clusters"],
+    key=FEATURES_KEY,
     deps=[
         get_asset_key_for_model([mailroom_dbt_models], model)
         for model in PREDICTION_INPUTS
     ],
+    group_name=ML_GROUP,
+    kinds={"duckdb"},
+    owners=["team:machine-learning"],
+    pool=POOL,
+)
+def customer_features(
+    context: AssetExecutionContext, mailroom: MailroomResource
+) -> MaterializeResult:
+    """One row per customer: the model features as of the run's date, built only
+    from data before it (RFM values, tenure, order gaps, spend trend, category mix,
+    engagement, browsing, discount use). Clusters and predictions read it."""
+    settings = mailroom.settings()
+    with mailroom.connect(context, ml_duckdb_memory_limit()) as con:
+        features = build_features(con, settings.as_of)
+        replace_table(
+            con, "ml", "customer_features", features.assign(as_of_date=settings.as_of)
+        )
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": len(features),
+            "as_of": settings.as_of.isoformat(),
+            "features": MetadataValue.json(list(FEATURE_COLUMNS)),
+        }
+    )
+
+
+@asset(
+    key=["ml", "customer_clusters"],
+    deps=[FEATURES_KEY],
     group_name=ML_GROUP,
     kinds={"scikit-learn", "duckdb"},
     owners=["team:machine-learning"],
@@ -67,7 +99,7 @@ def customer_clusters(
             else None
         )
         result = cluster_customers(
-            build_features(con, settings.as_of), ClusteringConfig(), previous
+            read_features(con, settings.as_of), ClusteringConfig(), previous
         )
         replace_table(con, "ml", "customer_clusters", result.assignments)
         replace_table(con, "ml", "customer_cluster_profiles", result.profile)
@@ -99,8 +131,11 @@ def _ml_spec(key: list[str], description: str) -> AssetSpec:
         key=key,
         description=description,
         deps=[
-            get_asset_key_for_model([mailroom_dbt_models], model)
-            for model in PREDICTION_INPUTS
+            FEATURES_KEY,
+            *(
+                get_asset_key_for_model([mailroom_dbt_models], model)
+                for model in PREDICTION_INPUTS
+            ),
         ],
         group_name=ML_GROUP,
         kinds={"scikit-learn", "duckdb"},
@@ -142,7 +177,12 @@ def customer_predictions(
     """Train on snapshots before the as-of date, backtest, and score everyone."""
     settings = mailroom.settings()
     with mailroom.connect(context, ml_duckdb_memory_limit()) as con:
-        run = run_predictions(con, settings.as_of, PredictionConfig())
+        run = run_predictions(
+            con,
+            settings.as_of,
+            PredictionConfig(),
+            current=read_features(con, settings.as_of),
+        )
         backtests = run.backtests.assign(
             run_at=datetime.now(UTC).replace(tzinfo=None),
             as_of_date=settings.as_of,
