@@ -715,10 +715,16 @@ def read_features(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
             f"select distinct as_of_date from {FEATURES_TABLE}"
         ).fetchall()
     ]
-    if dates != [as_of]:
+    # An empty table is as of any date only while there is no customer at all.
+    no_one = not dates and (
+        not has_table(con, CUSTOMERS)
+        or con.execute(f"select count(*) from {CUSTOMERS}").fetchone()[0] == 0
+    )
+    if dates != [as_of] and not no_one:
+        held = f"as of {', '.join(map(str, dates))}" if dates else "of no one"
         raise StaleFeaturesError(
-            f"{FEATURES_TABLE} holds features as of {', '.join(map(str, dates))}, "
-            f"not {as_of}: materialize ml/customer_features for this date first"
+            f"{FEATURES_TABLE} holds features {held}, not as of {as_of}: "
+            "materialize ml/customer_features for this date first"
         )
     columns = ", ".join(["customer_id", *FEATURE_COLUMNS])
     frame = con.execute(

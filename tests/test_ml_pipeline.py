@@ -128,8 +128,11 @@ def test_stored_features_read_back_exactly_and_give_the_same_predictions() -> No
     con.execute(f"create table {FEATURES_TABLE} as select * from _built")
     stored = read_features(con, AS_OF)
     pd.testing.assert_frame_equal(stored, built)
-    with pytest.raises(StaleFeaturesError, match="not 2024-11-30"):
+    with pytest.raises(StaleFeaturesError, match="not as of 2024-11-30"):
         read_features(con, date(2024, 11, 30))
+    con.execute(f"delete from {FEATURES_TABLE}")  # empty: no date to check
+    with pytest.raises(StaleFeaturesError, match="holds features of no one"):
+        read_features(con, AS_OF)  # ... so refused while there are customers
     fresh = run_predictions(con, AS_OF, CONFIG)
     reused = run_predictions(con, AS_OF, CONFIG, current=stored)
     pd.testing.assert_frame_equal(fresh.predictions, reused.predictions)
@@ -227,6 +230,17 @@ def test_an_empty_warehouse_still_gives_every_customer_a_row() -> None:
     predictions = run_predictions(con, AS_OF, CONFIG).predictions
     assert len(predictions) == 5
     assert (predictions["prediction_source"] == "none").all()
+
+
+def test_stored_features_of_no_one_are_read_as_no_one() -> None:
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute("create table marts.dim_customers (customer_id varchar)")
+    empty = build_features(con, AS_OF)
+    con.execute("create schema ml")
+    con.register("_empty", empty.assign(as_of_date=AS_OF))
+    con.execute(f"create table {FEATURES_TABLE} as select * from _empty")
+    pd.testing.assert_frame_equal(read_features(con, AS_OF), empty)
 
 
 def test_features_match_a_hand_count() -> None:
