@@ -10,6 +10,11 @@ of them late among the history, a few re-delivering ids), ingests it and times
 the same `dbt build` again, which now takes the incremental models' incremental
 path. Prints both, their ratio (target: at most 0.10), and the same for the
 event-grain models alone, from dbt's run_results.json.
+
+``--built --home FOLDER`` starts from a warehouse already built there (e.g. by
+``bench/full_run.py --home FOLDER``, at sizes where generating again costs too
+much): it lands the new day in FOLDER/landing, times the incremental build, then
+a ``--full-refresh`` build of the same models as the full figure.
 """
 
 from __future__ import annotations
@@ -46,11 +51,12 @@ def _ingest(warehouse: Path, landing: Path) -> float:
     return time.perf_counter() - started
 
 
-def _build(warehouse: Path, target: Path) -> tuple[float, float]:
+def _build(warehouse: Path, target: Path, *full_refresh: str) -> tuple[float, float]:
     """Seconds of `dbt build`, and the seconds dbt spent in the event models."""
     started = time.perf_counter()
     run_dbt(
         "build",
+        *full_refresh,
         "--exclude",
         "tag:after_ml",
         warehouse=warehouse,
@@ -79,15 +85,25 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--home", type=Path, help="work folder (default: a temp dir)")
+    parser.add_argument(
+        "--built",
+        action="store_true",
+        help="start from the warehouse already built in --home",
+    )
     args = parser.parse_args()
+    if args.built and args.home is None:
+        parser.error("--built needs --home: the folder of an earlier full run")
     home = args.home or Path(tempfile.mkdtemp(prefix="mailroom-incremental-"))
     warehouse, landing = home / "warehouse.duckdb", home / "landing"
-    print(f"customers: {args.customers:,}  work folder: {home}", flush=True)
-
-    generate(home, customers=args.customers, seed=args.seed, as_of=AS_OF)
-    print(f"ingest (all files)       {_ingest(warehouse, landing):8.1f} s", flush=True)
-    full, full_events = _build(warehouse, home / "target-full")
-    print(f"dbt build (full)         {full:8.1f} s", flush=True)
+    if args.built:
+        print(f"work folder: {home} (built before)", flush=True)
+    else:
+        print(f"customers: {args.customers:,}  work folder: {home}", flush=True)
+        generate(home, customers=args.customers, seed=args.seed, as_of=AS_OF)
+        ingested = _ingest(warehouse, landing)
+        print(f"ingest (all files)       {ingested:8.1f} s", flush=True)
+        full, full_events = _build(warehouse, home / "target-full")
+        print(f"dbt build (full)         {full:8.1f} s", flush=True)
 
     written = land_next_day(
         warehouse,
@@ -99,7 +115,10 @@ def main() -> None:
     print("new rows: " + ", ".join(f"{k} {v:,}" for k, v in written.items()))
     print(f"ingest (new files)       {_ingest(warehouse, landing):8.1f} s", flush=True)
     refresh, refresh_events = _build(warehouse, home / "target-refresh")
-    print(f"dbt build (incremental)  {refresh:8.1f} s")
+    print(f"dbt build (incremental)  {refresh:8.1f} s", flush=True)
+    if args.built:
+        full, full_events = _build(warehouse, home / "target-full", "--full-refresh")
+        print(f"dbt build (full refresh) {full:8.1f} s")
     print(f"ratio incremental/full   {refresh / full:8.3f}  (target <= 0.10)")
     print(
         f"event models: full {full_events:.1f} s, incremental {refresh_events:.1f} s, "
