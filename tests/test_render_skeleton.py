@@ -245,6 +245,10 @@ def test_catalog_payloads_through_skeletons_equal_jinja_renders(
     assert {**payload, "html": expected["html"]} == expected
     assert html.utf8 == expected["html"].encode("utf-8")
     assert html.json == orjson.dumps(expected["html"])[1:-1]
+    _, _, pieces = JINJA_RENDERER.render_encoded(
+        recipient, pick_list, CAMPAIGN, variant
+    )
+    assert pieces == html  # the piece-by-piece encoder, without skeletons
     assert SHAPES_RENDERER._skeletons.specialised
 
 
