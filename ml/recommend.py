@@ -167,32 +167,28 @@ own_candidates as (
 -- within these depths. Capped at $pool, as every customer's lists were.
 list_depth as (
     select
-        customers.customer_id,
-        least(
-            $pool,
-            $n
-            + coalesce(bought_count.products, 0)
-            + coalesce(own_count.candidates, 0)
-        ) as category_depth,
-        least(
-            $pool,
-            2 * $n
-            + coalesce(bought_count.products, 0)
-            + coalesce(own_count.candidates, 0)
-        ) as overall_depth
-    from customers
-    left join (
-        select customer_id, count(*) as products
-        from customer_bought
-        group by customer_id
-    ) as bought_count
-        on customers.customer_id = bought_count.customer_id
-    left join (
-        select customer_id, count(*) as candidates
-        from own_candidates
-        group by customer_id
-    ) as own_count
-        on customers.customer_id = own_count.customer_id
+        customer_id,
+        least($pool, $n + passed) as category_depth,
+        least($pool, 2 * $n + passed) as overall_depth
+    from (
+        select
+            customers.customer_id,
+            coalesce(bought_count.products, 0)
+            + coalesce(own_count.candidates, 0) as passed
+        from customers
+        left join (
+            select customer_id, count(*) as products
+            from customer_bought
+            group by customer_id
+        ) as bought_count
+            on customers.customer_id = bought_count.customer_id
+        left join (
+            select customer_id, count(*) as candidates
+            from own_candidates
+            group by customer_id
+        ) as own_count
+            on customers.customer_id = own_count.customer_id
+    ) as reach
 ),
 
 popular as (
