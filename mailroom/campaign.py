@@ -35,7 +35,6 @@ from renderer.parallel import (
     RenderSpec,
     render_chunks,
 )
-from renderer.pipeline import AUDIT_COLUMNS
 from renderer.render import Campaign, Renderer
 
 AUDIT_TABLE = "emails.decision_audit"
@@ -225,8 +224,8 @@ def _counted(
 def _prepare_audit(con: duckdb.DuckDBPyConnection, campaign_id: str) -> None:
     con.execute("create schema if not exists emails")
     columns = ", ".join(
-        f"{name} {'boolean' if name == 'fired' else 'varchar'}"
-        for name in AUDIT_COLUMNS
+        f"{column.name} {'boolean' if pa.types.is_boolean(column.type) else 'varchar'}"
+        for column in AUDIT_SCHEMA
     )
     con.execute(
         f"create table if not exists {AUDIT_TABLE} "
