@@ -692,12 +692,18 @@ class StaleFeaturesError(LookupError):
     """The stored feature table is missing or holds another as-of date."""
 
 
+def features_table(features: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """The rows :data:`FEATURES_TABLE` holds: ``features`` (from
+    :func:`build_features`) stamped with the date they are as of."""
+    return features.assign(as_of_date=as_of)
+
+
 def read_features(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
     """The features kept in :data:`FEATURES_TABLE` for ``as_of``: the frame
     :func:`build_features` gave, column for column and value for value.
 
-    The table holds :func:`build_features`'s columns plus ``as_of_date``, the date
-    they are as of (written by the ``ml/customer_features`` asset).
+    The table holds :func:`features_table` (written by the ``ml/customer_features``
+    asset).
 
     Raises
     ------

@@ -25,7 +25,13 @@ from ml.clustering import (
 )
 from ml.config import PredictionConfig
 from ml.evaluation import compare_with_baseline
-from ml.features import FEATURE_COLUMNS, build_features, has_table, read_features
+from ml.features import (
+    FEATURE_COLUMNS,
+    build_features,
+    features_table,
+    has_table,
+    read_features,
+)
 from ml.predict import run_predictions
 from orchestration.assets.dbt import mailroom_dbt_models
 from orchestration.assets.ingestion import POOL
@@ -67,7 +73,7 @@ def customer_features(
     with mailroom.connect(context, ml_duckdb_memory_limit()) as con:
         features = build_features(con, settings.as_of)
         replace_table(
-            con, "ml", "customer_features", features.assign(as_of_date=settings.as_of)
+            con, "ml", "customer_features", features_table(features, settings.as_of)
         )
     return MaterializeResult(
         metadata={
