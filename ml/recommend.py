@@ -173,21 +173,18 @@ list_depth as (
     from (
         select
             customers.customer_id,
-            coalesce(bought_count.products, 0)
-            + coalesce(own_count.candidates, 0) as passed
+            coalesce(passed_count.passed, 0) as passed
         from customers
         left join (
-            select customer_id, count(*) as products
-            from customer_bought
+            select customer_id, count(*) as passed
+            from (
+                select customer_id from customer_bought
+                union all
+                select customer_id from own_candidates
+            ) as passed_rows
             group by customer_id
-        ) as bought_count
-            on customers.customer_id = bought_count.customer_id
-        left join (
-            select customer_id, count(*) as candidates
-            from own_candidates
-            group by customer_id
-        ) as own_count
-            on customers.customer_id = own_count.customer_id
+        ) as passed_count
+            on customers.customer_id = passed_count.customer_id
     ) as reach
 ),
 
