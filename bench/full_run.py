@@ -8,7 +8,8 @@ scikit-learn fits, plain Jinja2 rendering) runs after the pipeline on the same
 landing folder, and the last line gives Mailroom's time as a multiple of it.
 
 ``--from-stage ml --home FOLDER`` reruns the stages from ``ml`` on the work folder of
-an earlier run (kept with ``--home``), without generating or loading again, and
+an earlier run (kept with ``--home``), without generating or loading again;
+``--to-stage ml`` stops after ``ml`` (a long run in two parts), and
 ``--reference only --home FOLDER`` runs only the reference there. dbt's timings of
 each model and test are kept as ``FOLDER/logs/run_results-<stage>.json``.
 
@@ -87,6 +88,11 @@ def main() -> None:
         help="rerun the stages from this one in the --home of an earlier run",
     )
     parser.add_argument(
+        "--to-stage",
+        choices=[stage.name for stage in STAGES],
+        help="stop after this stage (then no reference runs)",
+    )
+    parser.add_argument(
         "--reference",
         choices=["run", "skip", "only"],
         default="run",
@@ -99,6 +105,13 @@ def main() -> None:
             "--from-stage and --reference only need --home: the work folder "
             "of an earlier run"
         )
+    names = [stage.name for stage in STAGES]
+    if (
+        args.from_stage
+        and args.to_stage
+        and names.index(args.to_stage) < names.index(args.from_stage)
+    ):
+        parser.error("--to-stage comes before --from-stage")
     home = args.home or Path(tempfile.mkdtemp(prefix="mailroom-bench-"))
     memory = PeakMemory()
     generating = not (args.from_stage or args.reference == "only")
@@ -117,8 +130,8 @@ def main() -> None:
         )
     mailroom = None
     if args.reference != "only":
-        mailroom = _pipeline(home, args.from_stage, memory)
-    if args.reference != "skip":
+        mailroom = _pipeline(home, args.from_stage, args.to_stage, memory)
+    if args.reference != "skip" and not args.to_stage:
         reference = _reference(home, memory)
         if mailroom is not None and not args.from_stage:
             print(f"mailroom / reference: {mailroom / reference:.2f}x")
@@ -126,12 +139,15 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _pipeline(home: Path, from_stage: str | None, memory: PeakMemory) -> float:
-    """Run Mailroom's stages (from ``from_stage``); print and return their seconds."""
-    stages = STAGES
-    if from_stage:
-        names = [stage.name for stage in STAGES]
-        stages = STAGES[names.index(from_stage) :]
+def _pipeline(
+    home: Path, from_stage: str | None, to_stage: str | None, memory: PeakMemory
+) -> float:
+    """Run Mailroom's stages (from ``from_stage`` to ``to_stage``); print and return
+    their seconds."""
+    names = [stage.name for stage in STAGES]
+    first = names.index(from_stage) if from_stage else 0
+    last = names.index(to_stage) if to_stage else len(STAGES) - 1
+    stages = STAGES[first : last + 1]
     settings = Settings.load(home=home, as_of=AS_OF)
     total, peak = 0.0, 0
     results = run_stages(settings, stages, log_path=home / "logs" / "pipeline.log")
@@ -145,7 +161,7 @@ def _pipeline(home: Path, from_stage: str | None, memory: PeakMemory) -> float:
         if dbt_results.exists():
             # kept per stage: dbt's timing of every model and test, for profiling
             dbt_results.rename(home / "logs" / f"run_results-{result.stage.name}.json")
-    print(_row("pipeline", total, peak), f"({stages[0].name} to outbox)")
+    print(_row("pipeline", total, peak), f"({stages[0].name} to {stages[-1].name})")
     return total
 
 

@@ -160,6 +160,7 @@ def render_to_outbox(
         arms=dict(config.arms),
         model_version=version,
         known_columns=tuple(known),
+        compression=config.outbox_compression,
     )
     audience = con.execute("select count(*) from marts.personalization").fetchone()[0]
     chunks = render_chunks(
@@ -182,6 +183,7 @@ def render_to_outbox(
                 "campaign_id": campaign.campaign_id,
                 "model_version": version,
             },
+            compression=config.outbox_compression,
         )
         audit.flush()
         report.audit_rows = audit.rows

@@ -11,7 +11,7 @@ ids that only they used) linked to them. Then:
    segment history and journey steps, quality, ``ml``, ``emails``) loses the rows
    whose identifier columns (:func:`column_rule`) hold one of those values; the
    next `mailroom run` rebuilds the models from what is left;
-2. every outbox run loses their payloads (``payloads.jsonl``, ``payloads.csv``, the
+2. every outbox run loses their payloads (the payload file, ``payloads.csv``, the
    manifest's counts and checksums rewritten, the run swapped in by rename), the
    ESP sync state loses their acknowledgements and the export log their id;
 3. landing files lose their rows (rewritten atomically, and the ingestion ledger
@@ -63,7 +63,7 @@ from mailroom.privacy import (
 from mailroom.settings import Settings
 from renderer.export.state import SyncState
 from renderer.export.sync import STATE_FILE
-from renderer.outbox import rewrite_run, run_ids
+from renderer.outbox import rewrite_run, run_ids, run_payloads_file
 
 # Kinds of values an erasure removes, as stored in the temporary _forget table.
 EMAIL, PHONE, SHOP, CONTACT, CUSTOMER = "email", "phone", "shop", "contact", "customer"
@@ -616,7 +616,8 @@ def _scrub_outbox(settings: Settings, person: Person, report: ErasureReport) -> 
     for run_id in run_ids(settings.outbox):
         removed = rewrite_run(settings.outbox, run_id, drop, needles)
         if removed:
-            report.per_file[f"outbox/{run_id}/payloads.jsonl"] = removed
+            name = run_payloads_file(settings.outbox, run_id)
+            report.per_file[f"outbox/{run_id}/{name}"] = removed
     state_path = settings.outbox / STATE_FILE
     if state_path.exists():
         with sqlite3.connect(state_path) as connection:

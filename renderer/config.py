@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from renderer.outbox import DEFAULT_COMPRESSION, PAYLOADS_FILES
+
 
 @dataclass(frozen=True)
 class SendConfig:
@@ -25,6 +27,9 @@ class SendConfig:
         Worker processes that render payloads; ``None`` picks one per CPU for
         large audiences (``mailroom.campaign.render_processes``), 1 renders in the
         calling process.
+    outbox_compression
+        ``"zstd"``: the outbox's payloads as ``payloads.jsonl.zst`` (about 60
+        times smaller); ``"none"``: plain ``payloads.jsonl``.
     """
 
     arms: dict[str, float] = field(
@@ -33,6 +38,7 @@ class SendConfig:
     frequency_cap: int = 3
     suppression_file: str = "suppression.txt"
     render_processes: int | None = None
+    outbox_compression: str = DEFAULT_COMPRESSION
 
     def __post_init__(self) -> None:
         if not self.arms or any(weight < 0 for weight in self.arms.values()):
@@ -42,6 +48,11 @@ class SendConfig:
                 f"frequency_cap must be at least 1, got {self.frequency_cap}"
             )
 
+        if self.outbox_compression not in PAYLOADS_FILES:
+            raise ValueError(
+                f"outbox_compression must be one of {sorted(PAYLOADS_FILES)}, "
+                f"got {self.outbox_compression!r}"
+            )
         if self.render_processes is not None and self.render_processes < 1:
             raise ValueError(
                 f"render_processes must be at least 1, got {self.render_processes}"

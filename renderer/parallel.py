@@ -5,8 +5,10 @@ reads the recipients, runs the :class:`~renderer.guard.SendGuard` (duplicates an
 the frequency cap depend on who came before) and writes the outbox and the audit.
 Each chunk of recipients, with the guard's verdicts, goes to a worker, which draws
 the arms, chooses the blocks, renders the payloads and serialises them to the exact
-``payloads.jsonl`` and ``payloads.csv`` bytes, with the chunk's audit rows as an
-Arrow record batch (handed back as buffers and inserted by the parent as they are).
+bytes of the outbox's payload file (compressed there: the parent then receives and
+writes a sixtieth of the bytes) and ``payloads.csv``, with the chunk's audit rows
+as an Arrow record batch (handed back as buffers and inserted by the parent as
+they are).
 Chunks come back in the order they were sent, so the run is the same, byte for byte,
 whatever the number of processes (tested), and
 :func:`renderer.outbox.write_outbox_chunks` writes it atomically with one manifest.
@@ -31,7 +33,14 @@ import pyarrow as pa
 
 from renderer.catalog import load_catalog
 from renderer.guard import SendGuard, reason_code
-from renderer.outbox import csv_line, csv_row, payload_line_with_html, segment_key
+from renderer.outbox import (
+    DEFAULT_COMPRESSION,
+    csv_line,
+    csv_row,
+    encode_lines,
+    payload_line_with_html,
+    segment_key,
+)
 from renderer.pipeline import AUDIT_COLUMNS, render_campaign
 from renderer.render import Campaign, Renderer
 
@@ -55,6 +64,7 @@ class RenderSpec:
     holdout: float | None = None
     catalog_path: Path | None = None
     known_columns: tuple[str, ...] | None = None
+    compression: str = DEFAULT_COMPRESSION
 
 
 @dataclass
@@ -64,8 +74,9 @@ class RenderedChunk:
     Attributes
     ----------
     jsonl, csv
-        The chunk's payloads as ``payloads.jsonl`` lines and ``payloads.csv``
-        records (no header).
+        The chunk's payloads as lines of the outbox's payload file, encoded
+        (:func:`renderer.outbox.encode_lines`) with the spec's compression, and
+        as ``payloads.csv`` records (no header).
     payload_count, segments
         Payloads in the chunk, and per manifest segment key.
     recipients, holdout, refused, variants
@@ -160,7 +171,7 @@ def render_chunk(
         {name: [row[name] for row in audit_rows] for name in AUDIT_COLUMNS},
         schema=AUDIT_SCHEMA,
     )
-    chunk.jsonl = b"".join(lines)
+    chunk.jsonl = encode_lines(b"".join(lines), spec.compression)
     chunk.csv = b"".join(records)
     chunk.payload_count = len(lines)
     chunk.cpu_seconds = time.process_time() - began

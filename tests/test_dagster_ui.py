@@ -184,4 +184,4 @@ def test_materialize_all_from_the_asset_graph(dagster_ui: tuple[str, Path]) -> N
         evaluation.check_name == "outbox_has_consent_for_every_recipient"
         for evaluation in evaluations
     )
-    assert list((home / "outbox").glob("*/payloads.jsonl"))
+    assert list((home / "outbox").glob("*/payloads.jsonl.zst"))

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,13 +21,17 @@ from renderer.outbox import (
     LATEST_FILE,
     MANIFEST_FILE,
     PAYLOADS_FILE,
+    PAYLOADS_FILES,
     OutboxIntegrityError,
     RunExistsError,
     dumps,
     dumps_fast,
+    encode_lines,
     payload_line,
     read_outbox,
+    rewrite_run,
     write_outbox,
+    write_outbox_chunks,
 )
 from renderer.render import Campaign, Renderer
 
@@ -44,19 +50,35 @@ def entries(root: Path) -> list[str]:
     return sorted(path.name for path in root.iterdir())
 
 
-def test_writes_payloads_and_manifest(tmp_path: Path) -> None:
+def payload_bytes(run: Path) -> bytes:
+    """A run's payload lines as written, decompressed with the zstd library itself
+    (any number of frames), or read plain."""
+    if (run / PAYLOADS_FILE).exists():
+        return (run / PAYLOADS_FILE).read_bytes()
+    with open(run / PAYLOADS_FILES["zstd"], "rb") as stream:
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            stream, read_across_frames=True
+        )
+        return reader.read()
+
+
+@pytest.mark.parametrize("compression", ["zstd", "none"])
+def test_writes_payloads_and_manifest(tmp_path: Path, compression: str) -> None:
     payloads = [payload(1), payload(2, "at_risk"), payload(3), payload(4, None)]
     manifest = write_outbox(
         payloads,
         tmp_path,
         "run-1",
         metadata={"created_at": "2024-03-01T08:00:00+00:00", "campaign_id": "s-24"},
+        compression=compression,
     )
     run = tmp_path / "run-1"
     assert entries(tmp_path) == [LATEST_FILE, "run-1"]
-    assert entries(run) == [MANIFEST_FILE, CSV_FILE, PAYLOADS_FILE]
+    payloads_file = PAYLOADS_FILES[compression]
+    assert sorted([MANIFEST_FILE, CSV_FILE, payloads_file]) == entries(run)
+    assert manifest.payloads_file == payloads_file
 
-    data = (run / PAYLOADS_FILE).read_bytes()
+    data = payload_bytes(run)
     lines = data.decode("utf-8").splitlines()
     assert len(lines) == 4
     first = json.loads(lines[0])
@@ -71,8 +93,9 @@ def test_writes_payloads_and_manifest(tmp_path: Path) -> None:
     assert on_disk["created_at"] == "2024-03-01T08:00:00+00:00"
     assert on_disk["payload_count"] == 4
     assert on_disk["segment_counts"] == {"(none)": 1, "at_risk": 1, "champions": 2}
-    assert on_disk["payloads_sha256"] == hashlib.sha256(data).hexdigest()
-    assert on_disk["payloads_bytes"] == len(data)
+    stored = (run / payloads_file).read_bytes()  # compressed or not
+    assert on_disk["payloads_sha256"] == hashlib.sha256(stored).hexdigest()
+    assert on_disk["payloads_bytes"] == len(stored)
     assert on_disk["metadata"]["campaign_id"] == "s-24"
     assert (tmp_path / LATEST_FILE).read_text() == "run-1\n"
 
@@ -118,7 +141,7 @@ def test_unserialisable_payload_leaves_nothing_behind(tmp_path: Path) -> None:
 
 def test_existing_run_id_is_refused(tmp_path: Path) -> None:
     write_outbox([payload(1)], tmp_path, "run-1")
-    original = (tmp_path / "run-1" / PAYLOADS_FILE).read_bytes()
+    original = payload_bytes(tmp_path / "run-1")
     write_outbox([payload(2)], tmp_path, "run-2")
 
     consumed: list[int] = []
@@ -130,7 +153,7 @@ def test_existing_run_id_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RunExistsError, match="'run-1' exists already"):
         write_outbox(tracked(), tmp_path, "run-1")
     assert consumed == []  # refused before reading any payload
-    assert (tmp_path / "run-1" / PAYLOADS_FILE).read_bytes() == original
+    assert payload_bytes(tmp_path / "run-1") == original
     assert (tmp_path / LATEST_FILE).read_text() == "run-2\n"
     assert entries(tmp_path) == [LATEST_FILE, "run-1", "run-2"]
 
@@ -151,7 +174,7 @@ def test_payloads_are_streamed_to_disk(tmp_path: Path) -> None:
         staging = [p for p in tmp_path.iterdir() if p.name.startswith(".run-1.")]
         written_while_producing.append((staging[0] / PAYLOADS_FILE).stat().st_size)
 
-    manifest = write_outbox(produce(), tmp_path, "run-1")
+    manifest = write_outbox(produce(), tmp_path, "run-1", compression="none")
     assert manifest.payload_count == 2000
     assert written_while_producing[0] > manifest.payloads_bytes // 2
 
@@ -171,12 +194,73 @@ def test_read_outbox_round_trips_latest_and_named_runs(tmp_path: Path) -> None:
     assert rows[0]["recommendations"] == [{"product_id": "p-1", "price": "44.90"}]
 
 
-def test_read_outbox_detects_tampering(tmp_path: Path) -> None:
-    write_outbox([payload(1), payload(2)], tmp_path, "run-1")
-    path = tmp_path / "run-1" / PAYLOADS_FILE
-    path.write_bytes(path.read_bytes().replace(b"c-2", b"c-9"))
+@pytest.mark.parametrize("compression", ["zstd", "none"])
+def test_read_outbox_detects_tampering(tmp_path: Path, compression: str) -> None:
+    manifest = write_outbox(
+        [payload(1), payload(2)], tmp_path, "run-1", compression=compression
+    )
+    path = tmp_path / "run-1" / manifest.payloads_file
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))
     with pytest.raises(OutboxIntegrityError, match="does not match its manifest"):
         read_outbox(tmp_path, "run-1")
+
+
+def test_compressed_run_reads_like_a_plain_one(tmp_path: Path) -> None:
+    """Frames per chunk (as workers write them) and one stream read alike, and a
+    run rewritten (as `forget` does) stays compressed and verified."""
+    payloads = [
+        payload(index, ("champions", "at_risk")[index % 2]) for index in range(9)
+    ]
+    write_outbox(payloads, tmp_path, "plain", compression="none")
+    write_outbox(payloads, tmp_path, "stream")
+
+    class Chunk:
+        def __init__(self, part: list[dict[str, Any]]) -> None:
+            self.jsonl = encode_lines(b"".join(payload_line(p) for p in part))
+            self.csv = b""
+            self.payload_count = len(part)
+            self.segments = Counter(p["segment"] for p in part)
+
+    chunks = [Chunk(payloads[start : start + 4]) for start in range(0, 9, 4)]
+    manifest = write_outbox_chunks(chunks, tmp_path, "chunks")
+    assert manifest.payloads_file == "payloads.jsonl.zst"
+    plain = payload_bytes(tmp_path / "plain")
+    assert payload_bytes(tmp_path / "stream") == plain
+    assert payload_bytes(tmp_path / "chunks") == plain
+    size = (tmp_path / "chunks" / manifest.payloads_file).stat().st_size
+    assert manifest.payloads_bytes == size  # the stored, compressed bytes
+    expected = [json.loads(line) for line in plain.splitlines()]
+    for run_id in ("plain", "stream", "chunks"):
+        assert list(read_outbox(tmp_path, run_id)[1]) == expected
+
+    removed = rewrite_run(
+        tmp_path, "chunks", lambda p: p["recipient_id"] == "c-4", [b'"c-4"']
+    )
+    assert removed == 1
+    rewritten, rows = read_outbox(tmp_path, "chunks")
+    assert [row["recipient_id"] for row in rows] == [
+        f"c-{index}" for index in range(9) if index != 4
+    ]
+    assert rewritten.payloads_file == "payloads.jsonl.zst"
+    assert rewritten.segment_counts == {"at_risk": 4, "champions": 4}
+    assert rewrite_run(tmp_path, "chunks", lambda p: True, [b'"c-4"']) == 0
+
+
+def test_manifest_naming_another_file_is_refused(tmp_path: Path) -> None:
+    write_outbox([payload(1)], tmp_path, "run-1")
+    path = tmp_path / "run-1" / MANIFEST_FILE
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps({**manifest, "payloads_file": "../../etc/passwd"}))
+    with pytest.raises(OutboxIntegrityError, match="payloads_file"):
+        read_outbox(tmp_path, "run-1")
+
+
+def test_unknown_compression_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown outbox compression 'gzip'"):
+        write_outbox([payload(1)], tmp_path, "run-1", compression="gzip")
+    assert entries(tmp_path) == []
 
 
 def test_read_outbox_reports_missing_runs(tmp_path: Path) -> None:
@@ -274,5 +358,5 @@ def test_written_lines_match_dumps_for_rendered_payloads(tmp_path: Path) -> None
     ]
     payloads = list(Renderer().render_many(recipients, {}, Campaign("s-24", "S")))
     write_outbox(iter(payloads), tmp_path, "s-24-1")
-    lines = (tmp_path / "s-24-1" / PAYLOADS_FILE).read_bytes().splitlines(True)
+    lines = payload_bytes(tmp_path / "s-24-1").splitlines(True)
     assert lines == [(dumps(p) + "\n").encode("utf-8") for p in payloads]

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+import zstandard
 
 from mailroom.forget import Person, read_emails_file, resolve
 from mailroom.privacy import PrivacyError, retention_cutoff
@@ -133,8 +134,8 @@ def warehouse_hits(path: Path, values: list[str], email: str, names: tuple) -> l
 
 def file_hits(home: Path, values: list[str], names: tuple) -> list:
     """Files under the data folder holding a value as bytes (the compacted DuckDB
-    file and SQLite files too), a text line with both names, or a Parquet row with
-    a value or both names."""
+    file and SQLite files too, Zstandard files decompressed), a text line with both
+    names, or a Parquet row with a value or both names."""
     hits = []
     pattern = re.compile(
         b"|".join(
@@ -152,6 +153,11 @@ def file_hits(home: Path, values: list[str], names: tuple) -> list:
                     hits.append((str(path), "row"))
             continue
         data = path.read_bytes()
+        if path.suffix == ".zst":  # the outbox's payloads: search what they hold
+            reader = zstandard.ZstdDecompressor().stream_reader(
+                data, read_across_frames=True
+            )
+            data = reader.read()
         hits += [(str(path), found.decode()) for found in pattern.findall(data)]
         if path.suffix in (".duckdb", ".db", ".sqlite"):
             continue

@@ -7,7 +7,6 @@ executed for real (ingestion, dbt, rendering) on a copy of the demo warehouse.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import time
@@ -24,6 +23,7 @@ from mailroom.settings import Settings
 from orchestration.automation import elapsed_cart_windows
 from orchestration.pipeline import parse_dbt_project, poll_sensor, run_requested
 from renderer.campaigns import HOLDOUT, assign_arm
+from renderer.outbox import read_outbox
 from renderer.pipeline import split_holdout
 
 pytestmark = pytest.mark.e2e
@@ -107,8 +107,7 @@ def test_an_abandoned_cart_posted_over_http_gets_its_reminder_within_the_window(
     finally:
         demo_run.export()
 
-    run_folder = settings.outbox / (settings.outbox / "LATEST").read_text().strip()
-    payloads = [json.loads(line) for line in (run_folder / "payloads.jsonl").open()]
+    _, payloads = read_outbox(settings.outbox)
     reminder = next(p for p in payloads if p["recipient_id"] == customer_id)
     assert "cart_reminder" in reminder["blocks"]
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:

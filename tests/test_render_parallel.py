@@ -31,6 +31,7 @@ from renderer.guard import SendGuard
 from renderer.outbox import (
     CSV_FILE,
     PAYLOADS_FILE,
+    PAYLOADS_FILES,
     payload_line,
     payload_line_with_html,
     read_outbox,
@@ -135,7 +136,9 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def run(warehouse: Path, home: Path, processes: int) -> dict[str, Any]:
+def run(
+    warehouse: Path, home: Path, processes: int, compression: str = "zstd"
+) -> dict[str, Any]:
     home.mkdir()
     (home / "suppression.txt").write_text("p3@example.com\n", encoding="utf-8")
     outbox = home / "outbox"
@@ -146,7 +149,7 @@ def run(warehouse: Path, home: Path, processes: int) -> dict[str, Any]:
             home,
             AS_OF,
             "run-1",
-            SendConfig(render_processes=processes),
+            SendConfig(render_processes=processes, outbox_compression=compression),
             metadata={"created_at": "2026-11-01T06:00:00+00:00"},
         )
         audit = con.execute(
@@ -161,7 +164,7 @@ def test_two_processes_write_the_same_run_as_one(
 ) -> None:
     one = run(warehouse, tmp_path / "one", processes=1)
     two = run(warehouse, tmp_path / "two", processes=2)
-    for name in (PAYLOADS_FILE, CSV_FILE, "manifest.json"):
+    for name in (PAYLOADS_FILES["zstd"], CSV_FILE, "manifest.json"):
         assert (one["folder"] / name).read_bytes() == (
             two["folder"] / name
         ).read_bytes(), name
@@ -195,7 +198,7 @@ def test_two_processes_write_the_same_run_as_one(
 def test_chunked_run_matches_the_classic_writer(
     warehouse: Path, tmp_path: Path
 ) -> None:
-    chunked = run(warehouse, tmp_path / "chunked", processes=2)
+    chunked = run(warehouse, tmp_path / "chunked", processes=2, compression="none")
     (tmp_path / "classic").mkdir()
     with duckdb.connect(str(warehouse), read_only=True) as con:
         known = [r[0] for r in con.execute("describe marts.personalization").fetchall()]
@@ -214,7 +217,11 @@ def test_chunked_run_matches_the_classic_writer(
             renderer=Renderer(catalog=load_catalog(known_columns=known)),
         )
         classic = write_outbox(
-            payloads(rendered), tmp_path / "classic", "run-1", metadata={}
+            payloads(rendered),
+            tmp_path / "classic",
+            "run-1",
+            metadata={},
+            compression="none",
         )
     folder = tmp_path / "classic" / "run-1"
     for name in (PAYLOADS_FILE, CSV_FILE):
