@@ -600,9 +600,46 @@ def read_outbox(
     FileNotFoundError
         If the run (or ``LATEST``) does not exist.
     OutboxIntegrityError
-        If ``payloads.jsonl`` does not match the manifest's size or SHA-256 (checked
-        before returning), or its line count (checked when the iterator ends).
+        If the payload file or ``payloads.csv`` does not match the manifest's size
+        or SHA-256 (checked before returning), or the payload count does not
+        (checked when the iterator ends).
     """
+    manifest, lines = _verified_lines(outbox_root, run_id)
+    return manifest, (orjson.loads(line) for line in lines)
+
+
+_HTML_FIELD = b',"html":'
+
+
+def read_outbox_emails(
+    outbox_root: Path, run_id: str | None = None
+) -> tuple[OutboxManifest, Iterator[str]]:
+    """Every payload's ``email``, verified as :func:`read_outbox` verifies, for
+    checks that need only the recipients.
+
+    Payload keys are sorted, so ``email`` comes before ``html`` (the bulk of a
+    line): each line is decoded only up to its first ``,"html":``, which closes
+    into a valid object only where that is the payload's own key (quotes inside
+    JSON strings are escaped, and a cut inside a nested value leaves it open).
+    Any other line is decoded whole. About fifteen times faster than decoding
+    every payload, which at 1,000,000 customers took half a minute.
+    """
+    manifest, lines = _verified_lines(outbox_root, run_id)
+    return manifest, (_email_of(line) for line in lines)
+
+
+def _email_of(line: bytes) -> str:
+    cut = line.find(_HTML_FIELD)
+    if cut > 0:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return orjson.loads(line[:cut] + b"}")["email"]
+    return orjson.loads(line)["email"]
+
+
+def _verified_lines(
+    outbox_root: Path, run_id: str | None
+) -> tuple[OutboxManifest, Iterator[bytes]]:
+    """A run's manifest, once its files match it, and its payload lines."""
     root = Path(outbox_root)
     run_id = latest_run_id(root) if run_id is None else validate_run_id(run_id)
     folder = root / run_id
@@ -620,7 +657,7 @@ def read_outbox(
                 f"{sha256}, expected {expected_size} bytes with sha256 "
                 f"{expected_sha256}"
             )
-    return manifest, _iter_payloads(
+    return manifest, _iter_lines(
         payloads_path, manifest.compression, manifest.payload_count
     )
 
@@ -740,14 +777,12 @@ def _file_digest(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _iter_payloads(
-    path: Path, compression: str, expected: int
-) -> Iterator[dict[str, Any]]:
+def _iter_lines(path: Path, compression: str, expected: int) -> Iterator[bytes]:
     count = 0
     with _open_lines(path, compression) as stream:
         for line in stream:  # splits on b"\n" only, never on U+2028
             count += 1
-            yield orjson.loads(line)
+            yield line
     if count != expected:
         raise OutboxIntegrityError(
             f"{path} has {count} payloads, its manifest says {expected}"

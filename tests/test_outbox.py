@@ -29,6 +29,7 @@ from renderer.outbox import (
     encode_lines,
     payload_line,
     read_outbox,
+    read_outbox_emails,
     rewrite_run,
     write_outbox,
     write_outbox_chunks,
@@ -246,6 +247,29 @@ def test_compressed_run_reads_like_a_plain_one(tmp_path: Path) -> None:
     assert rewritten.payloads_file == "payloads.jsonl.zst"
     assert rewritten.segment_counts == {"at_risk": 4, "champions": 4}
     assert rewrite_run(tmp_path, "chunks", lambda p: True, [b'"c-4"']) == 0
+
+
+def test_emails_are_read_without_decoding_the_html(tmp_path: Path) -> None:
+    """Emails read from each line's head equal the full decode, also where a
+    value before ``html`` holds an ``html`` key or the text ``,"html":``."""
+    payloads = [
+        {**payload(1), "email": "a@example.com", "html": "<p>1</p>"},
+        {**payload(2), "email": 'q",html:"@example.com', "html": ',"html":"x'},
+        {**payload(3), "blocks": ['x,"html":"y'], "email": "c@example.com"},
+        {**payload(4), "consent": {"a": 1, "html": "x"}, "email": "d@example.com"},
+        {**payload(5), "email": "e@example.com"},  # no html at all
+        {**payload(6), "consent": {"z": 1}, "email": "f@example.com", "html": ""},
+    ]
+    write_outbox(payloads, tmp_path, "run-1")
+    manifest, emails = read_outbox_emails(tmp_path)
+    _, decoded = read_outbox(tmp_path)
+    assert list(emails) == [row["email"] for row in decoded]
+    assert manifest.payload_count == 6
+
+    path = tmp_path / "run-1" / manifest.payloads_file
+    path.write_bytes(path.read_bytes() + b"\0")
+    with pytest.raises(OutboxIntegrityError, match="does not match its manifest"):
+        read_outbox_emails(tmp_path)
 
 
 def test_manifest_naming_another_file_is_refused(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from orchestration.assets.ingestion import POOL
 from orchestration.metadata import frame_markdown
 from orchestration.project import EMAILS_GROUP
 from orchestration.resources import MailroomResource
-from renderer.outbox import preview_payloads, read_outbox
+from renderer.outbox import preview_payloads, read_outbox_emails
 
 PAYLOADS_KEY = ["outbox", "payloads"]
 
@@ -115,10 +115,10 @@ def outbox_recipient_checks(
     mailroom: MailroomResource,
 ) -> Iterator[AssetCheckResult]:
     """The outbox's two blocking checks, on one verified read of its recipients
-    (at 1,000,000 customers a read is about 12 GB of payloads)."""
+    (at 1,000,000 customers about 12 GB of payloads, read only up to each email)."""
     settings = mailroom.settings()
-    _, payloads = read_outbox(settings.outbox)
-    emails = [payload["email"] for payload in payloads]
+    _, recipients = read_outbox_emails(settings.outbox)
+    emails = list(recipients)
     with mailroom.connect() as con:
         offending = emails_without_consent(con, emails)
         found = erased_recipients(con, settings.home, emails)
