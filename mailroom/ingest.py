@@ -350,12 +350,19 @@ def check_new_values(
     where = "delivered._file_name = ?" if file_name else "true"
     params = [file_name] if file_name else []
     emails = phones = 0
+    # The file's distinct values are joined to the verdicts with a left join, not
+    # `not exists`: DuckDB then hashes the file's values and streams the verdicts
+    # past them instead of hashing every verdict ever made for each file (a cost
+    # that grows with the warehouse; measured below in README).
     if "email" in columns:
         values = con.fetchall(
-            f"select distinct delivered.email from {RAW_SCHEMA}.{source_name} "
-            f"as delivered where {where} and trim(delivered.email) <> '' "
-            f"and not exists (select 1 from {RAW_SCHEMA}.{EMAIL_CHECKS} as checks "
-            "where checks.email_raw = delivered.email)",
+            "select delivered.value from ("
+            "select distinct delivered.email as value "
+            f"from {RAW_SCHEMA}.{source_name} as delivered "
+            f"where {where} and trim(delivered.email) <> '') as delivered "
+            f"left join {RAW_SCHEMA}.{EMAIL_CHECKS} as checks "
+            "on checks.email_raw = delivered.value "
+            "where checks.email_raw is null",
             params,
         )
         emails = _append_checks(
@@ -364,12 +371,15 @@ def check_new_values(
     if {"phone", "country"} <= columns:
         pairs = con.fetchall(
             # A missing country and an empty one are the same to the staging join.
-            f"select distinct delivered.phone, coalesce(delivered.country, '') "
+            "select delivered.phone, delivered.country from ("
+            "select distinct delivered.phone, "
+            "coalesce(delivered.country, '') as country "
             f"from {RAW_SCHEMA}.{source_name} as delivered "
-            f"where {where} and trim(delivered.phone) <> '' "
-            f"and not exists (select 1 from {RAW_SCHEMA}.{PHONE_CHECKS} as checks "
-            "where checks.phone_raw = delivered.phone "
-            "and coalesce(checks.country_raw, '') = coalesce(delivered.country, ''))",
+            f"where {where} and trim(delivered.phone) <> '') as delivered "
+            f"left join {RAW_SCHEMA}.{PHONE_CHECKS} as checks "
+            "on checks.phone_raw = delivered.phone "
+            "and coalesce(checks.country_raw, '') = delivered.country "
+            "where checks.phone_raw is null",
             params,
         )
         phones = _append_checks(con, PHONE_CHECKS, validator.phones(pairs))
