@@ -3,8 +3,10 @@ measurement, hours into a 1,000,000-customer run."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from mailroom.settings import Settings
 from tests.conftest import REPOSITORY
@@ -31,3 +33,30 @@ def test_full_run_times_the_hand_written_reference_on_the_same_landing(
     assert steps == ["load", "marts", "ml", "render"]
     assert "reference" in result.stdout.splitlines()[-1]
     assert not (demo_run.home / "reference").exists()
+
+
+def test_full_run_runs_a_range_of_stages_without_the_reference(
+    demo_run: Settings, tmp_path: Path
+) -> None:
+    """``--from-stage``/``--to-stage``: a long run resumed in parts."""
+    home = tmp_path / "home"
+    shutil.copytree(demo_run.home, home, ignore=shutil.ignore_patterns("dagster"))
+    command = [sys.executable, "bench/full_run.py", "--home", str(home)]
+    result = subprocess.run(
+        [*command, "--from-stage", "export", "--to-stage", "export"],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stages = [line.split()[0] for line in result.stdout.splitlines()[2:]]
+    assert stages == ["export", "pipeline"]
+    assert "(export to export)" in result.stdout
+    backwards = subprocess.run(
+        [*command, "--from-stage", "ml", "--to-stage", "ingest"],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+    )
+    assert backwards.returncode == 2
+    assert "--to-stage comes before --from-stage" in backwards.stderr
