@@ -5,7 +5,7 @@ A run lives in ``<outbox_root>/<run_id>/``:
 - ``payloads.jsonl.zst``: one payload per line, UTF-8 JSON with sorted keys,
   compressed with Zstandard (``zstdcat``, ``zstandard``, DuckDB's ``read_json``
   read it). Payloads of one campaign share most of their HTML, so they compress
-  about 60 times: 12 GB of JSONL for 400,000 payloads is 0.2 GB. The file is a
+  about 60 times (12 GB of JSONL for 400,000 payloads: about 0.2 GB). The file is a
   series of Zstandard frames (one per chunk rendered, :func:`encode_lines`), which
   every Zstandard reader reads as one stream. Written with ``compression="none"``
   it is plain ``payloads.jsonl``; runs of either kind read the same;
@@ -16,16 +16,15 @@ A run lives in ``<outbox_root>/<run_id>/``:
   start with ``=``, ``+``, ``-``, ``@``, tab or CR get a leading ``'`` so that a
   spreadsheet never runs them as formulas;
 - ``manifest.json``: run id, creation time, payload count, counts per segment, the
-  SHA-256 and byte size of ``payloads.jsonl`` and of ``payloads.csv``, and the
-  caller's metadata. ``payloads_file`` names the payload file; its checksum and
-  size are of the file as stored (compressed).
+  name of the payload file (``payloads_file``), the SHA-256 and byte size of it
+  (as stored, compressed) and of ``payloads.csv``, and the caller's metadata.
 
 Both files are written into a hidden temporary sibling directory that is renamed to
 ``<run_id>`` only once everything is on disk, so a failure (or a crash) never leaves a
 partial run folder. ``<outbox_root>/LATEST`` then names the newest complete run.
 Payloads are streamed: memory use does not grow with the number of payloads.
 Payloads serialised elsewhere (worker processes, :mod:`renderer.parallel`) are
-written with :func:`write_outbox_chunks`, to the same bytes.
+written with :func:`write_outbox_chunks`, to the same lines.
 """
 
 from __future__ import annotations
