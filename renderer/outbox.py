@@ -120,8 +120,8 @@ class OutboxManifest:
     csv_sha256, csv_bytes
         Checksum and size of ``payloads.csv``, if written.
     payloads_file
-        The payload file's name: one of :data:`PAYLOADS_FILES` (runs written
-        before compression have no entry and are ``payloads.jsonl``).
+        The payload file's name: one of :data:`PAYLOADS_FILES` (a manifest
+        without the entry means ``payloads.jsonl``).
     """
 
     run_id: str
