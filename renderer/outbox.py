@@ -366,20 +366,17 @@ def _check_compression(compression: str) -> str:
     return compression
 
 
-# One compressor per process, reused (building one allocates its tables).
-_COMPRESSOR: zstandard.ZstdCompressor | None = None
-
-
 def encode_lines(lines: bytes, compression: str = DEFAULT_COMPRESSION) -> bytes:
     """Payload lines as they go into a run's payload file: one Zstandard frame
     (``"zstd"``) or as they are (``"none"``). A run's file is the concatenation
-    of its chunks' encodings (:func:`write_outbox_chunks`)."""
-    global _COMPRESSOR
+    of its chunks' encodings (:func:`write_outbox_chunks`).
+
+    A compressor per call (about 0.1 ms, against ~13 ms to compress a chunk of
+    1,000 payloads): one shared compressor must not be used by two threads.
+    """
     if _check_compression(compression) == "none":
         return lines
-    if _COMPRESSOR is None:
-        _COMPRESSOR = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-    return _COMPRESSOR.compress(lines)
+    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(lines)
 
 
 def validate_run_id(run_id: str) -> str:
