@@ -313,3 +313,8 @@ def test_audit_values_keep_their_own_form_whatever_was_seen_before() -> None:
         '{"is_vip":1}',
         '{"is_vip":true}',
     ]
+
+
+def test_unknown_outbox_compression_is_refused_by_the_send_config() -> None:
+    with pytest.raises(ValueError, match="outbox_compression must be one of"):
+        SendConfig(outbox_compression="gzip")
