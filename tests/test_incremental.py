@@ -229,6 +229,38 @@ def test_every_raw_row_is_staged_or_quarantined_after_a_refresh(
         assert raw_rows == loaded == staged + quarantined, source
 
 
+# A full build's batch size small enough that the 400 customers' events take several.
+SMALL_BATCHES = "{session_build_batch_events: 2000}"
+
+
+def test_a_full_build_in_batches_of_visitors_makes_the_same_sessions(
+    refresh: Refresh, tmp_path: Path
+) -> None:
+    batched = tmp_path / "batched.duckdb"
+    shutil.copy(refresh.rebuilt, batched)
+    run_dbt(
+        "build",
+        "--select",
+        "int_web_events_sessionized",
+        "--full-refresh",
+        "--vars",
+        SMALL_BATCHES,
+        warehouse=batched,
+        as_of=DEMO_AS_OF.isoformat(),
+        target_path=tmp_path / "target",
+    )
+    with duckdb.connect(str(batched), read_only=True) as con:
+        con.execute(f"attach '{refresh.rebuilt}' as rebuilt (read_only)")
+        events = con.execute(f"select count(*) from {SESSIONIZED}").fetchone()[0]
+        assert events > 3 * 2000
+        assert _differences(con, SESSIONIZED, "true") == 0
+        leftovers = con.execute(
+            "select table_name from information_schema.tables "
+            "where table_name like '%__batches'"
+        ).fetchall()
+        assert leftovers == []
+
+
 # What each table must hold alike on both engines, as a set (engines sort text
 # differently, and load times differ).
 POSTGRES_CHECKS = {
@@ -260,7 +292,8 @@ def postgres(
         first_day = shutil.ignore_patterns("next-day.*")
         shutil.copytree(refresh.home / "landing", home / "landing", ignore=first_day)
         ingest_landing(PostgresDestination(pg), home / "landing")
-        _build(None, home / "target", "--target", "postgres")
+        # The first build in batches (a hash of the visitor picks the batch).
+        _build(None, home / "target", "--target", "postgres", "--vars", SMALL_BATCHES)
 
         shutil.copytree(refresh.home / "landing", home / "landing", dirs_exist_ok=True)
         ingest_landing(PostgresDestination(pg), home / "landing")
