@@ -1,7 +1,7 @@
 {#
     Sessionizing web events (int_web_events_sessionized). A session ends after
     session_inactivity_minutes without an event of the same visitor: the anonymous
-    id, or the device when there is none.
+    id, else the device, the shop customer id or the email.
 #}
 
 {% macro web_visitor_key() -%}

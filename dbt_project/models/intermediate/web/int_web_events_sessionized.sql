@@ -1,7 +1,7 @@
 -- One row per valid web event, whatever its date, with its visitor and session: a
 -- session ends after session_inactivity_minutes without an event of the same
--- anonymous id (or device, when there is no anonymous id). The numbering is in the
--- number_sessions macro (macros/web/sessions.sql).
+-- visitor (the anonymous id, else the device, shop customer id or email). The
+-- numbering is in the number_sessions macro (macros/web/sessions.sql).
 --
 -- Incremental: sessions are numbered by looking back only, so the events of a visitor
 -- before their earliest newly loaded event keep their sessions. A run numbers again
