@@ -4,6 +4,7 @@ last run, and ends with the same tables a full rebuild of the same data makes.""
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -259,6 +260,26 @@ def test_a_full_build_in_batches_of_visitors_makes_the_same_sessions(
             "where table_name like '%__batches'"
         ).fetchall()
         assert leftovers == []
+
+
+def test_a_batch_size_below_one_is_refused_by_name(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(subprocess.CalledProcessError):
+        run_dbt(
+            "compile",
+            "--select",
+            "int_web_events_sessionized",
+            "--vars",
+            "{session_build_batch_events: 0}",
+            warehouse=tmp_path / "warehouse.duckdb",
+            as_of=DEMO_AS_OF.isoformat(),
+            target_path=tmp_path / "target",
+        )
+    output = capfd.readouterr()
+    assert "session_build_batch_events must be a whole number" in (
+        output.out + output.err
+    )
 
 
 # What each table must hold alike on both engines, as a set (engines sort text

@@ -99,12 +99,19 @@
     windows spilled more than 48 GB to disk at 5,000,000 customers.
 #}
 {% macro session_build_batches() -%}
+    {%- set batch_events = var('session_build_batch_events') | int -%}
+    {%- if batch_events < 1 -%}
+        {{ exceptions.raise_compiler_error(
+            'session_build_batch_events must be a whole number of events of at least 1, '
+            ~ 'not ' ~ var('session_build_batch_events')
+        ) }}
+    {%- endif -%}
     {%- set events = load_relation(ref('stg_web__events')) -%}
     {%- if not execute or events is none -%}
         {{ return(1) }}
     {%- endif -%}
     {%- set count = run_query('select count(*) from ' ~ events).columns[0].values()[0] -%}
-    {{ return([1, ((count | int) / var('session_build_batch_events')) | round(0, 'ceil') | int] | max) }}
+    {{ return([1, ((count | int) / batch_events) | round(0, 'ceil') | int] | max) }}
 {%- endmacro %}
 
 {#
