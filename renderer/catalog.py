@@ -170,13 +170,31 @@ class Block:
 
 class Decision(NamedTuple):
     """One block evaluated for one recipient (a tuple: several are made per
-    recipient, and a frozen dataclass costs three times as much to build)."""
+    recipient, and a frozen dataclass costs three times as much to build).
+
+    ``row`` is the row the condition read and ``columns`` the columns it reads;
+    :attr:`values` picks them out only when asked for (the decision audit
+    serialises them straight from the row).
+    """
 
     block_id: str
     slot: str
     fired: bool
     rule: str
-    values: dict[str, Any]
+    row: Mapping[str, Any]
+    columns: tuple[str, ...]
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The values of the columns the condition reads, as it saw them."""
+        row = self.row
+        return {column: row.get(column) for column in self.columns}
+
+    def __repr__(self) -> str:
+        return (
+            f"Decision(block_id={self.block_id!r}, slot={self.slot!r}, "
+            f"fired={self.fired!r}, rule={self.rule!r}, values={self.values!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -247,7 +265,7 @@ class Catalog:
                 condition = block.condition
                 fired = block.fallback or condition.predicate(row)
                 decisions.append(
-                    Decision(block.id, slot, fired, block.rule, condition.values(row))
+                    Decision(block.id, slot, fired, block.rule, row, condition.columns)
                 )
                 if fired:
                     chosen.append(block)

@@ -35,7 +35,7 @@ from renderer.catalog import load_catalog
 from renderer.guard import SendGuard, reason_code
 from renderer.outbox import (
     DEFAULT_COMPRESSION,
-    csv_line,
+    csv_lines,
     csv_row,
     encode_lines,
     payload_line_with_html,
@@ -138,8 +138,8 @@ def render_chunk(
     began = time.process_time()
     chunk = RenderedChunk(pid=os.getpid())
     lines: list[bytes] = []
-    records: list[bytes] = []
-    audit_rows: list[dict[str, Any]] = []
+    records: list[list[str]] = []
+    audit_rows: list[tuple[Any, ...]] = []
     for item in render_campaign(
         [(recipients, picks_by_customer)],
         spec.campaign,
@@ -151,7 +151,7 @@ def render_chunk(
         encoded=True,
     ):
         chunk.recipients += 1
-        audit_rows.extend(item.audit)
+        audit_rows.extend(item.audit_rows)
         payload = item.payload
         if item.refused:
             chunk.refused[reason_code(item.refused)] += 1
@@ -160,19 +160,23 @@ def render_chunk(
         else:
             chunk.variants[item.variant or ""] += 1
             lines.append(payload_line_with_html(payload, item.html.json))
-            records.append(csv_line(csv_row(payload)))
+            records.append(csv_row(payload))
             chunk.segments[segment_key(payload)] += 1
             chunk.exported.append(
                 (str(payload["recipient_id"]), str(payload["campaign_id"]))
             )
             if not chunk.fields:
                 chunk.fields.update(payload, ["html"])
-    chunk.audit = pa.RecordBatch.from_pydict(
-        {name: [row[name] for row in audit_rows] for name in AUDIT_COLUMNS},
+    columns = list(zip(*audit_rows, strict=True)) or [()] * len(AUDIT_SCHEMA)
+    chunk.audit = pa.RecordBatch.from_arrays(
+        [
+            pa.array(values, type=column.type)
+            for values, column in zip(columns, AUDIT_SCHEMA, strict=True)
+        ],
         schema=AUDIT_SCHEMA,
     )
     chunk.jsonl = encode_lines(b"".join(lines), spec.compression)
-    chunk.csv = b"".join(records)
+    chunk.csv = csv_lines(records)
     chunk.payload_count = len(lines)
     chunk.cpu_seconds = time.process_time() - began
     return chunk

@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from renderer.campaigns import HOLDOUT, ArmAssigner
-from renderer.catalog import load_catalog
+from renderer.catalog import Decision, load_catalog
 from renderer.guard import OPTED_IN, SendGuard
 from renderer.outbox import dumps, dumps_fast
 from renderer.render import Campaign, EncodedHtml, Renderer
 
 GUARD_BLOCK_ID = "send_guard"
+# Recipient columns a guard refusal records as the values seen.
+GUARD_COLUMNS = ("consent_status", "is_suppressed")
 GUARD_RULE = "valid email, opt-in, not suppressed, under frequency cap, not duplicate"
 HOLDOUT_BLOCK_ID = "holdout"
 # Columns of a decision-audit row, in order.
@@ -57,8 +59,9 @@ class RenderedRecipient:
         guard refused the recipient.
     payload
         The payload to send, or ``None`` (refused or held out).
-    audit
-        Decision-audit rows (see :data:`AUDIT_COLUMNS`).
+    audit_rows
+        Decision-audit rows as tuples in :data:`AUDIT_COLUMNS` order (see
+        :attr:`audit` for them as dicts).
     refused
         The guard's reason, when refused.
     html
@@ -69,9 +72,14 @@ class RenderedRecipient:
     customer_id: str
     variant: str | None
     payload: dict[str, Any] | None
-    audit: list[dict[str, Any]] = field(default_factory=list)
+    audit_rows: list[tuple[Any, ...]] = field(default_factory=list)
     refused: str | None = None
     html: EncodedHtml | None = None
+
+    @property
+    def audit(self) -> list[dict[str, Any]]:
+        """Decision-audit rows (see :data:`AUDIT_COLUMNS`)."""
+        return [dict(zip(AUDIT_COLUMNS, row, strict=True)) for row in self.audit_rows]
 
 
 def split_holdout(arms: Mapping[str, float]) -> tuple[dict[str, float], float]:
@@ -87,59 +95,61 @@ def split_holdout(arms: Mapping[str, float]) -> tuple[dict[str, float], float]:
 
 
 @functools.lru_cache(maxsize=65_536)
-def _values_json(
-    key: tuple[tuple[str, type, object], ...], values: tuple[object, ...]
-) -> str:
+def _values_json(key: tuple[Any, ...], values: tuple[object, ...]) -> str:
     """JSON text of the values a rule saw; the same few combinations repeat a lot.
 
     Cached by ``key`` (see :func:`_values_text`); ``values`` are the values of the
     first call with that key, which all calls with it serialise alike.
     """
-    names = [name for name, _, _ in key]
+    names = key[0]
     return dumps_fast(dict(zip(names, values, strict=True)))
 
 
 _PLAIN = frozenset({str, int, bool, type(None)})
 
 
-def _values_text(values: Mapping[str, Any]) -> str:
+def _values_text(names: tuple[str, ...], values: tuple[object, ...]) -> str:
+    """JSON text of ``dict(zip(names, values))``, as :func:`dumps` writes it."""
     # Equal values can serialise differently (1, True, 1.0 and Decimal("1.00")
     # are equal, and so are aware datetimes of one instant in two zones): the
     # cache key holds each value's type, and its repr unless it is plain.
+    types = tuple(map(type, values))
+    if _PLAIN.issuperset(types):
+        key: tuple[Any, ...] = (names, types, values)
+    else:
+        key = (names, types, tuple(map(repr, values)))
     try:
-        key = tuple(
-            (name, type(value), value if type(value) in _PLAIN else repr(value))
-            for name, value in values.items()
-        )
-        return _values_json(key, tuple(values.values()))
+        return _values_json(key, values)
     except TypeError:  # an unhashable value: serialise without the cache
-        return dumps(values)
+        return dumps(dict(zip(names, values, strict=True)))
 
 
-def _audit_row(
+def _decision_rows(
     customer_id: str,
     campaign_id: str,
-    variant: str | None,
-    block_id: str,
-    slot: str | None,
-    fired: bool,
-    rule: str,
-    values: Mapping[str, Any],
-    reason: str | None,
+    variant: str,
+    decisions: Iterable[Decision],
     model_version: str,
-) -> dict[str, Any]:
-    return {
-        "customer_id": customer_id,
-        "campaign_id": campaign_id,
-        "variant": variant,
-        "block_id": block_id,
-        "slot": slot,
-        "fired": fired,
-        "rule": rule,
-        "values_seen": _values_text(values),
-        "reason": reason,
-        "model_version": model_version,
-    }
+) -> list[tuple[Any, ...]]:
+    """Audit rows of the blocks evaluated for one rendered recipient."""
+    rows = []
+    for decision in decisions:
+        columns, row = decision.columns, decision.row
+        rows.append(
+            (
+                customer_id,
+                campaign_id,
+                variant,
+                decision.block_id,
+                decision.slot,
+                decision.fired,
+                decision.rule,
+                _values_text(columns, tuple([row.get(c) for c in columns])),
+                None,
+                model_version,
+            )
+        )
+    return rows
 
 
 def render_campaign(
@@ -195,12 +205,8 @@ def render_campaign(
             customer_id = str(recipient.get("customer_id"))
             reason = guard.check(recipient)
             if reason is not None:
-                values = {
-                    key: recipient.get(key)
-                    for key in ("consent_status", "is_suppressed")
-                    if key in recipient
-                }
-                row = _audit_row(
+                seen = tuple(key for key in GUARD_COLUMNS if key in recipient)
+                row = (
                     customer_id,
                     campaign_id,
                     None,
@@ -208,7 +214,7 @@ def render_campaign(
                     None,
                     False,
                     GUARD_RULE,
-                    values,
+                    _values_text(seen, tuple(recipient[key] for key in seen)),
                     reason,
                     model_version,
                 )
@@ -216,7 +222,7 @@ def render_campaign(
                 continue
             variant = assigner(customer_id, campaign_id)
             if variant == HOLDOUT:
-                row = _audit_row(
+                row = (
                     customer_id,
                     campaign_id,
                     HOLDOUT,
@@ -224,7 +230,7 @@ def render_campaign(
                     None,
                     True,
                     f"holdout share {assigner.holdout:g}",
-                    {},
+                    "{}",
                     "holdout: control group, no email",
                     model_version,
                 )
@@ -242,21 +248,9 @@ def render_campaign(
                 )
             payload["consent"] = OPTED_IN
             payload["model_version"] = model_version
-            audit = [
-                _audit_row(
-                    customer_id,
-                    campaign_id,
-                    variant,
-                    decision.block_id,
-                    decision.slot,
-                    decision.fired,
-                    decision.rule,
-                    decision.values,
-                    None,
-                    model_version,
-                )
-                for decision in decisions
-            ]
+            audit = _decision_rows(
+                customer_id, campaign_id, variant, decisions, model_version
+            )
             yield RenderedRecipient(customer_id, variant, payload, audit, html=html)
 
 

@@ -43,6 +43,21 @@ _SENTINEL = re.compile("\x00([0-9]+)\x01")
 _EACH = "[]"  # the path step for every element of a list
 
 
+def _escape(value: Any) -> str:
+    """What Jinja's autoescape prints for ``value``: :func:`markupsafe.escape`,
+    with plain strings (most slots) escaped by ``str.replace`` alone, which
+    gives the same text without building a ``Markup`` per slot."""
+    if type(value) is str:
+        return (
+            value.replace("&", "&amp;")
+            .replace("<", "&lt;")
+            .replace(">", "&gt;")
+            .replace("'", "&#39;")
+            .replace('"', "&#34;")
+        )
+    return escape(value)
+
+
 class _Unsupported(Exception):
     """The template uses a statement the analysis does not follow."""
 
@@ -340,7 +355,7 @@ class Skeletons:
             autoescape = template.environment.autoescape
             if callable(autoescape):
                 autoescape = autoescape(template.name)
-            self._to_text.append(escape if autoescape else str)
+            self._to_text.append(_escape if autoescape else str)
         self._skeletons: dict[tuple, tuple[_Skeleton, ...]] = {}
         self._use: _Use | None = _Use()
         try:

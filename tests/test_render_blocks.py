@@ -9,6 +9,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from jinja2.exceptions import SecurityError
 from markupsafe import escape
 
@@ -16,7 +18,7 @@ from renderer.catalog import MART_COLUMNS, load_catalog
 from renderer.compile import TemplateCompileError, compile_mjml
 from renderer.links import tracking_id
 from renderer.preview import preview
-from renderer.render import Campaign, Renderer
+from renderer.render import Campaign, Renderer, _pick_parts, _tidy_text
 
 CAMPAIGN = Campaign(campaign_id="spring-24", name="Spring running")
 URL_IN_TEXT = re.compile(r"https?://\S+")
@@ -319,3 +321,27 @@ def test_preview_returns_html_and_decisions() -> None:
         "is_vip": False,
         "lifetime_revenue": Decimal("612.40"),
     }
+
+
+def test_each_price_keeps_its_own_form_whatever_was_shown_before() -> None:
+    # a product's shown form is memoised, and Decimal("-0") == Decimal("0")
+    shown = [
+        _pick_parts("p-1", "Mug", "EUR", price, "/p/1", None, "https://shop.test/")
+        for price in (Decimal("0"), Decimal("-0"), Decimal("0"), 7, "7.5")
+    ]
+    assert [parts[2:5] for parts in shown] == [
+        (Decimal("0.00"), "EUR", "€0.00"),
+        (Decimal("-0.00"), "EUR", "-€0.00"),
+        (Decimal("0.00"), "EUR", "€0.00"),
+        (Decimal("7.00"), "EUR", "€7.00"),
+        (Decimal("7.50"), "EUR", "€7.50"),
+    ]
+    assert shown[0][5] == "https://shop.test/p/1"
+
+
+@given(st.text(alphabet=" \t\n\r€ab", max_size=40))
+@example("a\n\n\n\n\nb \n \n\n\t\n\nc\n\n\n\n")
+def test_plain_text_has_no_trailing_spaces_or_runs_of_blank_lines(text: str) -> None:
+    tidy = _tidy_text(text)
+    expected = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", text))
+    assert tidy == expected.strip() + "\n"

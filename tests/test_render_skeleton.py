@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jinja2 import StrictUndefined, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
 
 import renderer.skeleton
 from renderer.catalog import load_catalog
@@ -264,3 +265,10 @@ def test_default_catalog_is_rendered_through_skeletons() -> None:
     for name in ("Ana", "Bo", "Cy"):
         renderer.render(dict(recipient, first_name=name), [], CAMPAIGN, "A")
     assert renderer._skeletons.shapes == 1
+
+
+@given(st.text())
+def test_text_slots_are_escaped_exactly_as_markupsafe_escapes(text: str) -> None:
+    # later recipients of a shape are escaped by renderer.skeleton alone
+    assert renderer.skeleton._escape(text) == str(escape(text))
+    assert renderer.skeleton._escape(Markup(text)) == Markup(text)
