@@ -9,6 +9,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.calibration import CalibratedClassifierCV
 
 from ml.config import PredictionConfig
 from ml.features import (
@@ -26,7 +27,7 @@ from ml.predict import (
     labelled_snapshots,
     run_predictions,
 )
-from ml.propensity import fit_propensity
+from ml.propensity import candidates, fit_propensity, predict_in_chunks
 from ml.synthetic import create_synthetic_warehouse
 
 AS_OF = date(2024, 12, 1)
@@ -358,3 +359,16 @@ def test_older_snapshots_are_built_only_until_training_rows_reach_the_cap() -> N
     )
     snapshots = labelled_snapshots(con, None, as_of, 30, capped)
     assert [s.cutoff for s in snapshots] == [s.cutoff for s in roomy[:2]]
+
+
+def test_validation_scores_in_chunks_equal_scores_in_one_piece() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(300, 4))
+    y = (x[:, 0] + rng.normal(size=300) > 0).astype(int)
+    for name, estimator in candidates(0).items():
+        model = CalibratedClassifierCV(estimator, method="sigmoid", cv=3).fit(x, y)
+        whole = model.predict_proba(x)[:, 1]
+        chunked = predict_in_chunks(model, x, PredictionConfig(scoring_chunk_rows=7))
+        np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-12, err_msg=name)
+    empty = predict_in_chunks(model, x[:0], PredictionConfig())
+    assert empty.shape == (0,)
