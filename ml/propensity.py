@@ -260,8 +260,8 @@ def predict_in_chunks(
 ) -> np.ndarray:
     """Probability of the positive class, ``config.scoring_chunk_rows`` rows at a
     time: the logistic pipeline's imputer, log and scaler each copy what they are
-    given, which for a whole validation snapshot of 5,000,000 customers held
-    about 5 GB at once."""
+    given, and at 5,000,000 customers the whole validation snapshot (3.4 million
+    buyers) at once raised the peak by 4.4 GB."""
     rows = config.scoring_chunk_rows
     return np.concatenate(
         [

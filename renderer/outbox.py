@@ -349,8 +349,8 @@ def csv_line(cells: list[str]) -> bytes:
 
 def csv_lines(rows: Iterable[list[str]]) -> bytes:
     """CSV records of many rows, UTF-8: the bytes :func:`csv_line` gives for each,
-    joined, from one writer (a chunk's subjects mostly hold a comma, and a
-    writer per record was a tenth of rendering)."""
+    joined, from one writer (most subjects hold a comma, so most records need
+    quoting, and :func:`csv_line` makes a writer and a buffer for each)."""
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     return buffer.getvalue().encode("utf-8")
