@@ -342,15 +342,13 @@ def csv_line(cells: list[str]) -> bytes:
         and "\n" not in line
     ):
         return (line + "\r\n").encode("utf-8")
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
-    return buffer.getvalue().encode("utf-8")
+    return csv_lines([cells])
 
 
 def csv_lines(rows: Iterable[list[str]]) -> bytes:
-    """CSV records of many rows, UTF-8: the bytes :func:`csv_line` gives for each,
-    joined, from one writer (most subjects hold a comma, so most records need
-    quoting, and :func:`csv_line` makes a writer and a buffer for each)."""
+    """CSV records of many rows, UTF-8, from one writer: the bytes :func:`csv_line`
+    gives for each, joined (most subjects hold a comma, so most records need
+    quoting, and a writer and a buffer per record cost more than the record)."""
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     return buffer.getvalue().encode("utf-8")

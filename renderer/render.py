@@ -798,22 +798,36 @@ def _pick_parts(
     value is text and the price a Decimal (keyed by its text too: ``-0`` and
     ``0``, ``1.5`` and ``1.50`` are equal keys otherwise) or missing.
     """
-    key = (product_id, product_name, currency, price, product_url, image_url, shop_url)
-    if type(price) is Decimal:
-        cacheable = True
-        key += (str(price),)
-    else:
-        cacheable = price is None
-    for value in (product_id, product_name, currency, product_url, image_url):
-        if cacheable and value is not None and type(value) is not str:
-            cacheable = False
-    return _product_parts(key) if cacheable else _product_parts.__wrapped__(key)
+    texts = (product_id, product_name, currency, product_url, image_url)
+    cacheable = (type(price) is Decimal or price is None) and all(
+        value is None or type(value) is str for value in texts
+    )
+    show = _product_parts if cacheable else _product_parts.__wrapped__
+    price_text = None if price is None else str(price)
+    return show(
+        product_id,
+        product_name,
+        currency,
+        price,
+        price_text,
+        product_url,
+        image_url,
+        shop_url,
+    )
 
 
 @functools.lru_cache(maxsize=65_536)
-def _product_parts(key: tuple[Any, ...]) -> tuple[Any, ...] | None:
-    product_id, product_name, currency, price, product_url, image_url = key[:6]
-    shop_url = key[6]
+def _product_parts(
+    product_id: object,
+    product_name: object,
+    currency: object,
+    price: object,
+    price_text: str | None,
+    product_url: object,
+    image_url: object,
+    shop_url: str,
+) -> tuple[Any, ...] | None:
+    """:func:`_pick_parts`, given the price's text for the cache key only."""
     name = clean_line(product_name)
     if not name:
         return None
