@@ -45,8 +45,11 @@ from ml.predict import (
     score_buyers,
 )
 from ml.propensity import baseline_scores, fit_propensity, make_snapshot
+from ml.recommend import write_recommendations
 
 T = TypeVar("T")
+# The warehouse may be open read-only: recommendations go to a temporary table.
+RECOMMENDATIONS = "temp.main.product_recommendations"
 
 
 def timed(step: str, function: Callable[[], T]) -> T:
@@ -228,15 +231,21 @@ def main() -> None:
                 "run_predictions (all steps)",
                 lambda: run_predictions(con, args.as_of, config),
             )
+            rows = timed(
+                "write_recommendations",
+                lambda: write_recommendations(
+                    con, args.as_of, config, table=RECOMMENDATIONS, temporary=True
+                ),
+            )
+            sources = con.sql(
+                f"select source, count(*) from {RECOMMENDATIONS} group by 1 order by 1"
+            ).fetchall()
+            print(f"recommendations: {rows:,} rows, {dict(sources)}")
             with pd.option_context("display.width", 200):
                 print(run.backtests.to_string())
                 p = run.predictions
                 print(p["prediction_source"].value_counts().to_string())
                 print(p["churn_band"].value_counts(dropna=False).to_string())
-                print(
-                    f"recommendations: {len(run.recommendations):,} rows, "
-                    f"{run.recommendations['source'].value_counts().to_dict()}"
-                )
                 print(f"charts: {sorted(run.charts) or 'none (no matplotlib)'}")
                 print(f"mean predicted_clv {np.nanmean(p['predicted_clv']):.2f}")
         con.close()

@@ -56,6 +56,10 @@ class PredictionConfig:
         Windows for "popular in category" and "viewed, not bought".
     replenishable_categories
         Categories whose products may be recommended again to people who bought them.
+    recommendation_batch_customers
+        Customers whose recommendations are built by one statement (bounds the
+        memory and temporary disk of the candidate windows; more customers make
+        more batches, each one more pass over the purchases and web events).
     model_threads
         OpenMP threads for gradient boosting; ``None`` (the default) means one
         thread for tables under ``parallel_model_rows`` rows and every CPU this
@@ -90,6 +94,7 @@ class PredictionConfig:
     popular_window_days: int = 90
     view_window_days: int = 90
     replenishable_categories: tuple[str, ...] = ()
+    recommendation_batch_customers: int = 1_000_000
     model_threads: int | None = None
     parallel_model_rows: int = 50_000
     random_state: int = 42
@@ -108,6 +113,7 @@ class PredictionConfig:
             "view_window_days",
             "max_training_rows",
             "scoring_chunk_rows",
+            "recommendation_batch_customers",
             "cross_fit_calibration_below",
             "parallel_model_rows",
         ):

@@ -1,4 +1,5 @@
-"""Per-customer predictions, backtests and recommendations for one as-of date.
+"""Per-customer predictions and backtests for one as-of date (recommendations are
+built in the warehouse by :func:`ml.recommend.write_recommendations`).
 
 Every customer of ``marts.dim_customers`` gets one prediction row. Who is scored
 how (``prediction_source``):
@@ -49,7 +50,6 @@ from ml.propensity import (
     snapshot_cutoffs,
     with_btyd_features,
 )
-from ml.recommend import recommend_products
 
 MODEL_VERSION_PREFIX = "mailroom-ml-v1"
 
@@ -97,7 +97,6 @@ class PredictionRun:
 
     predictions: pd.DataFrame
     backtests: pd.DataFrame
-    recommendations: pd.DataFrame
     charts: dict[str, bytes]
     deciles: pd.DataFrame = field(default_factory=pd.DataFrame)
 
@@ -150,8 +149,8 @@ def run_predictions(
     -------
     PredictionRun
         Predictions (contract of ``ml.customer_predictions``), backtests (contract
-        of ``ml.model_backtests`` without ``run_at``), recommendations, PNG charts
-        (empty without matplotlib) and the decile table behind them.
+        of ``ml.model_backtests`` without ``run_at``), PNG charts (empty without
+        matplotlib) and the decile table behind them.
     """
     config = config or PredictionConfig()
     as_of_ts = as_timestamp(as_of)
@@ -195,7 +194,6 @@ def run_predictions(
     return PredictionRun(
         predictions=predictions,
         backtests=backtests,
-        recommendations=recommend_products(con, as_of_ts, config),
         charts={"lift_calibration": chart} if chart else {},
         deciles=deciles,
     )

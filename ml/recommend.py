@@ -11,10 +11,18 @@ Candidates, in order of priority:
 Never recommended: products the customer already bought (unless their category is
 listed as replenishable), inactive or out-of-stock products, unknown products.
 Only rows before ``cutoff`` are read.
+
+The rules and the popular lists are built once from everyone's purchases; the picks
+are built for ``recommendation_batch_customers`` customers at a time (a hash of the
+customer id picks the batch), one statement each, so no statement holds more than
+that many customers' candidates: in one statement, 5,000,000 customers' candidate
+windows spilled more than 17 GB to disk.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import date, datetime
 
 import duckdb
@@ -52,8 +60,12 @@ def association_rules(
         per rule followed by at least ``rule_min_customers`` customers.
     """
     config = config or PredictionConfig()
-    sql = _common_sql(source_sql(con)) + "select * from rules order by 1, 2"
-    return con.execute(sql, _parameters(cutoff, config)).df()
+    sql = (
+        _inputs_sql(source_sql(con), batched=False)
+        + _RULES_SQL
+        + "select * from rules order by 1, 2"
+    )
+    return _execute(con, sql, _parameters(cutoff, config)).df()
 
 
 def recommend_products(
@@ -61,7 +73,39 @@ def recommend_products(
     cutoff: date | datetime,
     config: PredictionConfig | None = None,
 ) -> pd.DataFrame:
-    """Up to ``n_recommendations`` products per customer, each with a reason.
+    """Up to ``n_recommendations`` products per customer, each with a reason, as a
+    frame: what :func:`write_recommendations` writes, for small warehouses and
+    tests (at millions of customers the frame's strings alone take gigabytes).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer per rank with the columns in
+        :data:`RECOMMENDATION_COLUMNS`, sorted by customer and rank.
+    """
+    table = "temp.main._recommendations"
+    try:
+        write_recommendations(con, cutoff, config, table=table, temporary=True)
+        return con.sql(
+            f"select * from {table} order by customer_id, recommendation_rank"
+        ).df()
+    finally:
+        con.execute(f"drop table if exists {table}")
+
+
+def write_recommendations(
+    con: duckdb.DuckDBPyConnection,
+    cutoff: date | datetime,
+    config: PredictionConfig | None = None,
+    *,
+    table: str = "ml.product_recommendations",
+    temporary: bool = False,
+) -> int:
+    """Replace ``table`` with up to ``n_recommendations`` products per customer,
+    each with a reason, built in the warehouse in batches of customers.
+
+    The new rows are built in ``<table>__building`` and swapped in by one
+    transaction, so readers see the previous table until the new one is whole.
 
     Parameters
     ----------
@@ -70,22 +114,243 @@ def recommend_products(
     cutoff
         Only purchases, views and sales before it count.
     config
-        Rule window and thresholds, number of picks, replenishable categories.
+        Rule window and thresholds, number of picks, replenishable categories,
+        customers per batch.
+    table
+        Destination, schema-qualified; its schema must exist.
+    temporary
+        Build a temporary table (``table`` in the ``temp`` catalog) instead.
 
     Returns
     -------
-    pandas.DataFrame
-        One row per customer per rank with the columns in
-        :data:`RECOMMENDATION_COLUMNS`, sorted by customer and rank.
+    int
+        Rows written: one per customer per rank, with the columns in
+        :data:`RECOMMENDATION_COLUMNS`.
     """
     config = config or PredictionConfig()
-    sql = (
-        _common_sql(source_sql(con))
-        + f"""
+    sources = source_sql(con)
+    parameters = _parameters(cutoff, config) | {
+        "view_window": config.view_window_days,
+        "popular_window": config.popular_window_days,
+        "pool": _candidate_pool(config.n_recommendations),
+        "n": config.n_recommendations,
+        "replenishable": list(config.replenishable_categories),
+    }
+    whole = _inputs_sql(sources, batched=False)
+    shared = {
+        _RULES_TABLE: whole + _RULES_SQL + "select * from rules",
+        _POPULAR_TABLE: whole + _POPULAR_SQL,
+    }
+    customers = con.execute(f"select count(distinct customer_id) from {CUSTOMERS}")
+    per_batch = config.recommendation_batch_customers
+    batches = max(1, math.ceil(customers.fetchone()[0] / per_batch))
+    building = f"{table}__building"
+    create = "create or replace temp table" if temporary else "create or replace table"
+    picks = _inputs_sql(sources, batched=True) + _PICKS_SQL
+    built = False
+    try:
+        for name, sql in shared.items():
+            _execute(con, f"create or replace temp table {name} as {sql}", parameters)
+        for batch in range(batches):
+            statement = (
+                f"{create} {building} as {picks}"
+                if batch == 0
+                else f"insert into {building} select * from ({picks})"
+            )
+            _execute(con, statement, parameters | {"batch": batch, "batches": batches})
+            built = True
+    except BaseException:
+        if built:  # a later batch failed: no half-built table is left
+            con.execute(f"drop table if exists {building}")
+        raise
+    finally:
+        for name in shared:
+            con.execute(f"drop table if exists {name}")
+    rows = con.execute(f"select count(*) from {building}").fetchone()[0]
+    con.execute("begin transaction")
+    try:
+        con.execute(f"drop table if exists {table}")
+        con.execute(f"alter table {building} rename to {table.rsplit('.', 1)[-1]}")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return rows
+
+
+def _execute(
+    con: duckdb.DuckDBPyConnection, sql: str, parameters: dict
+) -> duckdb.DuckDBPyConnection:
+    """Run ``sql`` with the ``parameters`` it names (DuckDB refuses extra ones)."""
+    named = set(re.findall(r"\$(\w+)", sql))
+    return con.execute(sql, {k: v for k, v in parameters.items() if k in named})
+
+
+def _parameters(cutoff: date | datetime, config: PredictionConfig) -> dict:
+    return {
+        "cutoff": as_timestamp(cutoff),
+        "rule_window": config.rule_window_days,
+        "min_customers": config.rule_min_customers,
+        "max_products": config.rule_max_products,
+        "min_lift": config.rule_min_lift,
+        "rules_per_product": _candidate_pool(config.n_recommendations),
+    }
+
+
+def _inputs_sql(sources: dict[str, str], *, batched: bool) -> str:
+    """The with-list's inputs: products, purchases and web events before $cutoff;
+    with ``batched``, the purchases and events of batch $batch of $batches only."""
+    orders_in_batch = "and hash(orders.customer_id) % $batches = $batch"
+    events_in_batch = "and hash(customer_id) % $batches = $batch"
+    if not batched:
+        orders_in_batch = events_in_batch = ""
+    return f"""
+with
+
+all_products as (
+    select * from ({sources["products"]}) as source_products
+),
+
+sellable as (
+    select product_id, category from all_products
+    where is_active and is_in_stock
+),
+
+bought as (
+    select
+        orders.customer_id,
+        order_items.product_id,
+        orders.ordered_at,
+        order_items.quantity,
+        order_items.line_amount as spend
+    from ({sources["orders"]}) as orders
+    inner join ({sources["order_items"]}) as order_items
+        on orders.order_id = order_items.order_id
+    where
+        orders.is_revenue_order and orders.ordered_at < $cutoff
+        {orders_in_batch}
+),
+
+web_events as (
+    select * from ({sources["web_events"]}) as source_web
+    where occurred_at < $cutoff {events_in_batch}
+)
+"""
+
+
+# Built once per run from everyone's purchases, read by every batch of picks.
+_RULES_TABLE = "_recommendation_rules"
+_POPULAR_TABLE = "_recommendation_popular"
+
+_RULES_SQL = """,
+
+first_bought as (
+    select customer_id, product_id, min(ordered_at) as first_bought_at
+    from bought
+    group by customer_id, product_id
+),
+
+buyer_count as (
+    select count(distinct customer_id) as buyers from first_bought
+),
+
+product_buyers as (
+    select product_id, count(*) as buyers
+    from first_bought
+    group by product_id
+),
+
+rule_products as (
+    select product_id from product_buyers
+    order by buyers desc, product_id
+    limit $max_products
+),
+
+rule_buys as (
+    select first_bought.*
+    from first_bought
+    inner join rule_products
+        on first_bought.product_id = rule_products.product_id
+),
+
+pairs as (
+    select
+        antecedent.product_id as antecedent_id,
+        consequent.product_id as consequent_id,
+        count(distinct antecedent.customer_id) as customers
+    from rule_buys as antecedent
+    inner join rule_buys as consequent
+        on
+            antecedent.customer_id = consequent.customer_id
+            and antecedent.product_id != consequent.product_id
+            and consequent.first_bought_at > antecedent.first_bought_at
+            and consequent.first_bought_at
+            <= antecedent.first_bought_at + to_days($rule_window)
+    group by antecedent.product_id, consequent.product_id
+),
+
+rules as (
+    select
+        pairs.antecedent_id,
+        pairs.consequent_id,
+        pairs.customers,
+        pairs.customers / buyer_count.buyers as support,
+        pairs.customers / antecedent.buyers as confidence,
+        (pairs.customers / antecedent.buyers)
+        / (consequent.buyers / buyer_count.buyers) as lift
+    from pairs
+    cross join buyer_count
+    inner join product_buyers as antecedent
+        on pairs.antecedent_id = antecedent.product_id
+    inner join product_buyers as consequent
+        on pairs.consequent_id = consequent.product_id
+    where pairs.customers >= $min_customers
+    qualify
+        lift > $min_lift
+        and row_number() over (
+            partition by pairs.antecedent_id
+            order by confidence * lift desc, pairs.consequent_id
+        ) <= $rules_per_product
+)
+"""
+
+_POPULAR_SQL = """
+select
+    sellable.product_id,
+    sellable.category,
+    coalesce(units.units_sold, 0) as units_sold,
+    row_number() over (
+        partition by sellable.category
+        order by coalesce(units.units_sold, 0) desc, sellable.product_id
+    ) as category_rank,
+    row_number() over (
+        order by coalesce(units.units_sold, 0) desc, sellable.product_id
+    ) as overall_rank
+from sellable
+left join (
+    select product_id, sum(quantity) as units_sold
+    from bought
+    where ordered_at >= $cutoff - to_days($popular_window)
+    group by product_id
+) as units
+    on sellable.product_id = units.product_id
+
+"""
+
+_PICKS_SQL = f"""
 ,
 
 customers as (
     select distinct customer_id from {CUSTOMERS}
+    where hash(customer_id) % $batches = $batch
+),
+
+rules as (
+    select * from {_RULES_TABLE}
+),
+
+popular as (
+    select * from {_POPULAR_TABLE}
 ),
 
 customer_bought as (
@@ -186,28 +451,6 @@ list_depth as (
         ) as passed_count
             on customers.customer_id = passed_count.customer_id
     ) as reach
-),
-
-popular as (
-    select
-        sellable.product_id,
-        sellable.category,
-        coalesce(units.units_sold, 0) as units_sold,
-        row_number() over (
-            partition by sellable.category
-            order by coalesce(units.units_sold, 0) desc, sellable.product_id
-        ) as category_rank,
-        row_number() over (
-            order by coalesce(units.units_sold, 0) desc, sellable.product_id
-        ) as overall_rank
-    from sellable
-    left join (
-        select product_id, sum(quantity) as units_sold
-        from bought
-        where ordered_at >= $cutoff - to_days($popular_window)
-        group by product_id
-    ) as units
-        on sellable.product_id = units.product_id
 ),
 
 -- Each customer's ranks 1..depth, joined to the lists by rank: only the rows
@@ -336,129 +579,4 @@ select
     end as reason
 from ranked
 where recommendation_rank <= $n
-order by customer_id, recommendation_rank
-"""
-    )
-    parameters = _parameters(cutoff, config) | {
-        "view_window": config.view_window_days,
-        "popular_window": config.popular_window_days,
-        "pool": _candidate_pool(config.n_recommendations),
-        "n": config.n_recommendations,
-        "replenishable": list(config.replenishable_categories),
-    }
-    frame = con.execute(sql, parameters).df()
-    return frame.loc[:, list(RECOMMENDATION_COLUMNS)]
-
-
-def _parameters(cutoff: date | datetime, config: PredictionConfig) -> dict:
-    return {
-        "cutoff": as_timestamp(cutoff),
-        "rule_window": config.rule_window_days,
-        "min_customers": config.rule_min_customers,
-        "max_products": config.rule_max_products,
-        "min_lift": config.rule_min_lift,
-        "rules_per_product": _candidate_pool(config.n_recommendations),
-    }
-
-
-def _common_sql(sources: dict[str, str]) -> str:
-    # $replenishable may be an empty list: give it a type once.
-    return f"""
-with
-
-all_products as (
-    select * from ({sources["products"]}) as source_products
-),
-
-sellable as (
-    select product_id, category from all_products
-    where is_active and is_in_stock
-),
-
-bought as (
-    select
-        orders.customer_id,
-        order_items.product_id,
-        orders.ordered_at,
-        order_items.quantity,
-        order_items.line_amount as spend
-    from ({sources["orders"]}) as orders
-    inner join ({sources["order_items"]}) as order_items
-        on orders.order_id = order_items.order_id
-    where orders.is_revenue_order and orders.ordered_at < $cutoff
-),
-
-web_events as (
-    select * from ({sources["web_events"]}) as source_web
-    where occurred_at < $cutoff
-),
-
-first_bought as (
-    select customer_id, product_id, min(ordered_at) as first_bought_at
-    from bought
-    group by customer_id, product_id
-),
-
-buyer_count as (
-    select count(distinct customer_id) as buyers from first_bought
-),
-
-product_buyers as (
-    select product_id, count(*) as buyers
-    from first_bought
-    group by product_id
-),
-
-rule_products as (
-    select product_id from product_buyers
-    order by buyers desc, product_id
-    limit $max_products
-),
-
-rule_buys as (
-    select first_bought.*
-    from first_bought
-    inner join rule_products
-        on first_bought.product_id = rule_products.product_id
-),
-
-pairs as (
-    select
-        antecedent.product_id as antecedent_id,
-        consequent.product_id as consequent_id,
-        count(distinct antecedent.customer_id) as customers
-    from rule_buys as antecedent
-    inner join rule_buys as consequent
-        on
-            antecedent.customer_id = consequent.customer_id
-            and antecedent.product_id != consequent.product_id
-            and consequent.first_bought_at > antecedent.first_bought_at
-            and consequent.first_bought_at
-            <= antecedent.first_bought_at + to_days($rule_window)
-    group by antecedent.product_id, consequent.product_id
-),
-
-rules as (
-    select
-        pairs.antecedent_id,
-        pairs.consequent_id,
-        pairs.customers,
-        pairs.customers / buyer_count.buyers as support,
-        pairs.customers / antecedent.buyers as confidence,
-        (pairs.customers / antecedent.buyers)
-        / (consequent.buyers / buyer_count.buyers) as lift
-    from pairs
-    cross join buyer_count
-    inner join product_buyers as antecedent
-        on pairs.antecedent_id = antecedent.product_id
-    inner join product_buyers as consequent
-        on pairs.consequent_id = consequent.product_id
-    where pairs.customers >= $min_customers
-    qualify
-        lift > $min_lift
-        and row_number() over (
-            partition by pairs.antecedent_id
-            order by confidence * lift desc, pairs.consequent_id
-        ) <= $rules_per_product
-)
 """

@@ -5,10 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 import duckdb
+import pandas as pd
 import pytest
 
 from ml.config import PredictionConfig
-from ml.recommend import association_rules, recommend_products
+from ml.recommend import (
+    RECOMMENDATION_COLUMNS,
+    association_rules,
+    recommend_products,
+    write_recommendations,
+)
 from ml.synthetic import create_synthetic_warehouse
 
 CUTOFF = datetime(2024, 12, 1)
@@ -140,3 +146,49 @@ def test_a_customer_who_bought_the_best_sellers_gets_the_next_ones() -> None:
     heavy = recs.loc[recs["customer_id"] == "heavy"]
     assert heavy["product_id"].tolist() == expected[: config.n_recommendations]
     assert not set(heavy["product_id"]) & set(bought)
+
+
+def test_batches_of_customers_give_the_picks_of_one_statement(warehouse) -> None:
+    one = recommend_products(warehouse, CUTOFF)
+    customers = warehouse.execute(
+        "select count(*) from marts.dim_customers"
+    ).fetchone()[0]
+    config = PredictionConfig(recommendation_batch_customers=customers // 7)
+    batched = recommend_products(warehouse, CUTOFF, config)
+    assert len(one) >= 3 * customers - 10
+    pd.testing.assert_frame_equal(batched, one)
+
+
+def test_the_table_is_swapped_whole_and_leaves_nothing_behind(warehouse) -> None:
+    warehouse.execute("create schema if not exists ml")
+    warehouse.execute(
+        "create or replace table ml.product_recommendations as select 'old' as stale"
+    )
+    config = PredictionConfig(recommendation_batch_customers=100)
+    rows = write_recommendations(warehouse, CUTOFF, config)
+    written = warehouse.sql(
+        "select * from ml.product_recommendations order by customer_id, "
+        "recommendation_rank"
+    ).df()
+    assert rows == len(written)
+    assert list(written.columns) == list(RECOMMENDATION_COLUMNS)
+    pd.testing.assert_frame_equal(written, recommend_products(warehouse, CUTOFF))
+    tables = warehouse.sql("select table_name from duckdb_tables()").fetchall()
+    assert ("product_recommendations__building",) not in tables
+    assert _temporary_tables(warehouse) == []
+
+
+def test_a_failed_build_keeps_the_previous_table(warehouse) -> None:
+    warehouse.execute("create schema if not exists ml")
+    warehouse.execute("create or replace table ml.kept as select 'previous' as rows")
+    # A view where the build's table goes: the build fails before the swap.
+    warehouse.execute("create or replace view ml.kept__building as select 1 as x")
+    with pytest.raises(duckdb.Error):
+        write_recommendations(warehouse, CUTOFF, table="ml.kept")
+    assert warehouse.sql("select * from ml.kept").fetchall() == [("previous",)]
+    assert _temporary_tables(warehouse) == []
+    warehouse.execute("drop view ml.kept__building")
+
+
+def _temporary_tables(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.sql("select table_name from duckdb_tables() where temporary").fetchall()

@@ -33,6 +33,7 @@ from ml.features import (
     read_features,
 )
 from ml.predict import run_predictions
+from ml.recommend import write_recommendations
 from orchestration.assets.dbt import mailroom_dbt_models
 from orchestration.assets.ingestion import POOL
 from orchestration.metadata import png_markdown
@@ -183,11 +184,9 @@ def customer_predictions(
     """Train on snapshots before the as-of date, backtest, and score everyone."""
     settings = mailroom.settings()
     with mailroom.connect(context, ml_duckdb_memory_limit()) as con:
+        config = PredictionConfig()
         run = run_predictions(
-            con,
-            settings.as_of,
-            PredictionConfig(),
-            current=read_features(con, settings.as_of),
+            con, settings.as_of, config, current=read_features(con, settings.as_of)
         )
         backtests = run.backtests.assign(
             run_at=datetime.now(UTC).replace(tzinfo=None),
@@ -195,7 +194,9 @@ def customer_predictions(
             dagster_run_id=context.run.run_id,
         )
         replace_table(con, "ml", "customer_predictions", run.predictions)
-        replace_table(con, "ml", "product_recommendations", run.recommendations)
+        recommendations = write_recommendations(
+            con, settings.as_of, config, table=".".join(RECOMMENDATIONS_KEY)
+        )
         append_rows(
             con,
             "ml",
@@ -219,7 +220,7 @@ def customer_predictions(
     )
     yield MaterializeResult(
         asset_key=RECOMMENDATIONS_KEY,
-        metadata={"dagster/row_count": len(run.recommendations)},
+        metadata={"dagster/row_count": recommendations},
     )
     yield MaterializeResult(
         asset_key=BACKTESTS_KEY,
