@@ -526,23 +526,48 @@ allowed as (
         or list_contains($replenishable, sellable.category)
 ),
 
--- A customer has at most one candidate per product and priority.
-best_per_product as (
-    select * from allowed
-    qualify row_number() over (
-        partition by customer_id, product_id
-        order by priority
-    ) = 1
+-- Sorted by priority, score (descending) and product, a product's first
+-- candidate is its best (it is a candidate at most once per priority), and a
+-- customer's first $n products are among their first 4 * $n candidates (there
+-- are four priorities). A top-k aggregate keeps those, in that order, where
+-- numbering all of them took a sort of every candidate, twice.
+first_candidates as (
+    select
+        customer_id,
+        arg_min(
+            struct_pack(
+                product_id,
+                category,
+                priority,
+                score,
+                antecedent_id,
+                confidence,
+                lift
+            ),
+            struct_pack(priority, descending_score := -score, product_id),
+            4 * $n
+        ) as candidates
+    from allowed
+    group by customer_id
 ),
 
 ranked as (
     select
-        *,
-        row_number() over (
-            partition by customer_id
-            order by priority, score desc, product_id
-        ) as recommendation_rank
-    from best_per_product
+        customer_id,
+        unnest(
+            list_transform(
+                list_filter(
+                    candidates,
+                    lambda candidate, i: list_position(
+                        list_transform(candidates, lambda c: c.product_id),
+                        candidate.product_id
+                    ) = i
+                )[1:$n],
+                lambda pick, rank: struct_insert(pick, recommendation_rank := rank)
+            ),
+            recursive := true
+        )
+    from first_candidates
 )
 
 select
@@ -578,5 +603,4 @@ select
             || $popular_window || ' days)'
     end as reason
 from ranked
-where recommendation_rank <= $n
 """
