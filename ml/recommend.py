@@ -15,8 +15,9 @@ Only rows before ``cutoff`` are read.
 The rules and the popular lists are built once from everyone's purchases; the picks
 are built for ``recommendation_batch_customers`` customers at a time (a hash of the
 customer id picks the batch), one statement each, so no statement holds more than
-that many customers' candidates: in one statement, 5,000,000 customers' candidate
-windows spilled more than 17 GB to disk.
+that many customers' candidates: in one statement, 5,000,000 customers' candidates
+spilled more than 12 GB to disk in three and a half minutes (and, in an earlier
+run, filled a disk with 17 GB free); in five batches, 0.08 GB.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def recommend_products(
 ) -> pd.DataFrame:
     """Up to ``n_recommendations`` products per customer, each with a reason, as a
     frame: what :func:`write_recommendations` writes, for small warehouses and
-    tests (at millions of customers the frame's strings alone take gigabytes).
+    tests (the frame takes about 166 bytes a row: 2.3 GB at 5,000,000 customers).
 
     Returns
     -------
