@@ -193,10 +193,11 @@ def customer_predictions(
             as_of_date=settings.as_of,
             dagster_run_id=context.run.run_id,
         )
-        replace_table(con, "ml", "customer_predictions", run.predictions)
+        # The long build first: if it fails, neither table has changed.
         recommendations = write_recommendations(
             con, settings.as_of, config, table=".".join(RECOMMENDATIONS_KEY)
         )
+        replace_table(con, "ml", "customer_predictions", run.predictions)
         append_rows(
             con,
             "ml",
