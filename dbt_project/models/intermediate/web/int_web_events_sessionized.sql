@@ -55,7 +55,10 @@
 
     ),
 
-    held as (
+    -- Not materialized: a touched visitor's whole history is read (at 1,000,000
+    -- customers half the table), but only their events from the first new one on
+    -- need every column; inlined, the filter joins the scan (69.5 -> 13 s there).
+    held as not materialized (
 
         select
             held.*,
