@@ -45,10 +45,31 @@ EVENT_MODELS = (
 
 
 def _ingest(warehouse: Path, landing: Path) -> float:
+    """Seconds to ingest new landing files; stops the bench if any was refused
+    (timing a refresh of data that never loaded would measure nothing)."""
     started = time.perf_counter()
     with duckdb.connect(str(warehouse)) as con:
-        ingest_landing(con, landing)
+        report = ingest_landing(con, landing)
+    if report.refused:
+        raise SystemExit(
+            "ingestion refused files, so the refresh would time nothing new:\n"
+            + "\n".join(
+                f"  {load.source}/{load.file_name}: {load.message}"
+                for load in report.refused
+            )
+        )
     return time.perf_counter() - started
+
+
+def _next_day(landing: Path) -> tuple[str, int]:
+    """A landing file name not used yet and its ordinal, the seed of its sample, so
+    ``--built`` can be run again on a folder: a loaded file name with other content
+    is refused, and the same seed would sample the same rows (so the same new ids)."""
+    used = {path.stem for path in landing.glob("*/next-day*.parquet")}
+    ordinal = 1
+    while (name := "next-day" if ordinal == 1 else f"next-day-{ordinal}") in used:
+        ordinal += 1
+    return name, ordinal
 
 
 def _build(warehouse: Path, target: Path, *full_refresh: str) -> tuple[float, float]:
@@ -105,12 +126,15 @@ def main() -> None:
         full, full_events = _build(warehouse, home / "target-full")
         print(f"dbt build (full)         {full:8.1f} s", flush=True)
 
+    name, ordinal = _next_day(landing)
     written = land_next_day(
         warehouse,
         landing,
         AS_OF - timedelta(days=1),
         fraction=args.fraction,
         late_share=args.late_share,
+        name=name,
+        seed=ordinal,
     )
     print("new rows: " + ", ".join(f"{k} {v:,}" for k, v in written.items()))
     print(f"ingest (new files)       {_ingest(warehouse, landing):8.1f} s", flush=True)
