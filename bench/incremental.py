@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from mailroom.dbt_cli import run_dbt
-from mailroom.ingest import ingest_landing
+from mailroom.ingest import LEDGER, RAW_SCHEMA, ingest_landing
 from mailroom.simulator import generate
 from mailroom.simulator.daily import land_next_day
 
@@ -61,15 +61,27 @@ def _ingest(warehouse: Path, landing: Path) -> float:
     return time.perf_counter() - started
 
 
-def _next_day(landing: Path) -> tuple[str, int]:
-    """A landing file name not used yet and its ordinal, the seed of its sample, so
-    ``--built`` can be run again on a folder: a loaded file name with other content
-    is refused, and the same seed would sample the same rows (so the same new ids)."""
-    used = {path.stem for path in landing.glob("*/next-day*.parquet")}
+def _next_day(warehouse: Path, landing: Path) -> tuple[str, int]:
+    """A file name neither in the landing folder nor in the load ledger, and its
+    ordinal, the seed of its sample, so ``--built`` can be run again on a folder:
+    a loaded file name with other content is refused, and the same seed would
+    sample the same rows (so the same new ids)."""
+    used = {path.name for path in landing.glob("*/next-day*.parquet")}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        used |= {
+            name
+            for (name,) in con.execute(
+                f"select distinct file_name from {RAW_SCHEMA}.{LEDGER}"
+            ).fetchall()
+        }
     ordinal = 1
-    while (name := "next-day" if ordinal == 1 else f"next-day-{ordinal}") in used:
+    while f"{(name := _day_name(ordinal))}.parquet" in used:
         ordinal += 1
     return name, ordinal
+
+
+def _day_name(ordinal: int) -> str:
+    return "next-day" if ordinal == 1 else f"next-day-{ordinal}"
 
 
 def _build(warehouse: Path, target: Path, *full_refresh: str) -> tuple[float, float]:
@@ -126,7 +138,7 @@ def main() -> None:
         full, full_events = _build(warehouse, home / "target-full")
         print(f"dbt build (full)         {full:8.1f} s", flush=True)
 
-    name, ordinal = _next_day(landing)
+    name, ordinal = _next_day(warehouse, landing)
     written = land_next_day(
         warehouse,
         landing,
