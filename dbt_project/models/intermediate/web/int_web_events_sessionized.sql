@@ -57,7 +57,8 @@
 
     -- Not materialized: a touched visitor's whole history is read (at 1,000,000
     -- customers half the table), but only their events from the first new one on
-    -- need every column; inlined, the filter joins the scan (69.5 -> 13 s there).
+    -- need every column; inlined, the filter joins the scan (there, numbering a
+    -- day's events took 19.4 s in a refresh instead of 69.5 s).
     held as not materialized (
 
         select
