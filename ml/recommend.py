@@ -201,10 +201,8 @@ def _parameters(cutoff: date | datetime, config: PredictionConfig) -> dict:
 def _inputs_sql(sources: dict[str, str], *, batched: bool) -> str:
     """The with-list's inputs: products, purchases and web events before $cutoff;
     with ``batched``, the purchases and events of batch $batch of $batches only."""
-    orders_in_batch = "and hash(orders.customer_id) % $batches = $batch"
-    events_in_batch = "and hash(customer_id) % $batches = $batch"
-    if not batched:
-        orders_in_batch = events_in_batch = ""
+    orders_in_batch = f"and {_in_batch('orders.customer_id')}" if batched else ""
+    events_in_batch = f"and {_in_batch('customer_id')}" if batched else ""
     return f"""
 with
 
@@ -237,6 +235,11 @@ web_events as (
     where occurred_at < $cutoff {events_in_batch}
 )
 """
+
+
+def _in_batch(customer_id: str) -> str:
+    """The condition that a customer id falls in batch $batch of $batches."""
+    return f"hash({customer_id}) % $batches = $batch"
 
 
 # Built once per run from everyone's purchases, read by every batch of picks.
@@ -343,7 +346,7 @@ _PICKS_SQL = f"""
 
 customers as (
     select distinct customer_id from {CUSTOMERS}
-    where hash(customer_id) % $batches = $batch
+    where {_in_batch("customer_id")}
 ),
 
 rules as (
