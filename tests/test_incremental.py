@@ -199,9 +199,17 @@ def test_a_refresh_renumbers_only_new_rows_and_the_sessions_after_them(
     assert value(SESSIONIZED, "session_id", refresh.after_new_event_id) != MARKER
 
 
-@pytest.mark.parametrize("base", ["base_web__events", "base_esp__email_events"])
-def test_an_event_id_delivered_again_in_a_later_file_is_quarantined(
-    con: duckdb.DuckDBPyConnection, base: str
+@pytest.mark.parametrize(
+    ("base", "key", "reason"),
+    [
+        ("base_web__events", "event_id", "duplicate_event_id"),
+        ("base_esp__email_events", "event_id", "duplicate_event_id"),
+        ("base_shop__orders", "order_id", "duplicate_order_id"),
+        ("base_shop__order_items", "order_item_id", "duplicate_order_item_id"),
+    ],
+)
+def test_an_id_delivered_again_in_a_later_file_is_quarantined(
+    con: duckdb.DuckDBPyConnection, base: str, key: str, reason: str
 ) -> None:
     # Only ids whose first delivery was valid: a copy of a defective row keeps its
     # defect as the reason.
@@ -210,13 +218,13 @@ def test_an_event_id_delivered_again_in_a_later_file_is_quarantined(
         select again.quarantine_reason
         from staging.{base} as again
         inner join staging.{base} as first
-            on again.event_id = first.event_id
+            on again.{key} = first.{key}
             and first.file_name != again.file_name
             and first.quarantine_reason is null
         where again.file_name = 'next-day.parquet'
         """
     ).fetchall()
-    assert reasons and set(reasons) == {("duplicate_event_id",)}
+    assert reasons and set(reasons) == {(reason,)}
 
 
 def test_every_raw_row_is_staged_or_quarantined_after_a_refresh(

@@ -73,7 +73,8 @@ def land_next_day(
 
     For web events, email events and orders (with their order lines): a sample of
     ``fraction`` of the loaded rows under new ids, happening on ``day`` (or late, see
-    ``_new_time``), plus one row per hundred that re-delivers an id already loaded.
+    ``_new_time``), plus one row per hundred that re-delivers an id already loaded
+    (a re-delivered order comes with its lines again).
     Returns the rows written per source. The warehouse is only read.
     """
     written = {}
@@ -95,16 +96,23 @@ def land_next_day(
                 f"{new_rows} union all by name {redelivered}",
                 landing / source / f"{name}.parquet",
             )
+        # The lines of each order in the file: under the new id for a new order,
+        # as loaded for a re-delivered one (which staging quarantines again).
         new_orders = landing / "orders" / f"{name}.parquet"
         written["order_items"] = _copy(
             con,
             f"""
+            with orders as (
+                select order_id from read_parquet('{new_orders}')
+            )
             select * exclude ({LOAD_COLUMNS})
                 replace ('{NEW_ID_PREFIX}' || order_id as order_id)
             from raw.order_items
-            where '{NEW_ID_PREFIX}' || order_id in (
-                select order_id from read_parquet('{new_orders}')
-            )
+            where '{NEW_ID_PREFIX}' || order_id in (select order_id from orders)
+            union all
+            select * exclude ({LOAD_COLUMNS})
+            from raw.order_items
+            where order_id in (select order_id from orders)
             """,
             landing / "order_items" / f"{name}.parquet",
         )

@@ -2,16 +2,18 @@
 -- checks only the rows of files loaded since the last (see macros/incremental).
 {{ append_only_config() }}
 
+-- The CTEs are not materialized: dedupe_reason reads `checked` again for the few
+-- keys delivered twice, and a materialized copy of every typed row would spill.
 with
 
-source as (
+source as not materialized (
 
     select * from {{ source('raw', 'order_items') }}
     where {{ is_new_load('_loaded_at') }}
 
 ),
 
-renamed as (
+renamed as not materialized (
 
     select
         {{ clean_text('order_id') }} as order_id,
@@ -32,10 +34,16 @@ renamed as (
 
 ),
 
-checked as (
+checked as not materialized (
 
     select
         *,
+        -- A line without a number is told apart by where it was delivered.
+        {{ dbt.concat([
+            'order_id', "'-'",
+            "coalesce(cast(line_number as " ~ dbt.type_string() ~ "), "
+            ~ "cast(file_row_number as " ~ dbt.type_string() ~ ") || '@' || file_name)"
+        ]) }} as order_item_id,
         case
             when order_id is null then 'missing_order_id'
             when product_id is null then 'missing_product_id'
@@ -53,11 +61,7 @@ checked as (
 final as (
 
     select
-        {{ dbt.concat([
-            'order_id', "'-'",
-            "coalesce(cast(line_number as " ~ dbt.type_string() ~ "), "
-            ~ "cast(file_row_number as " ~ dbt.type_string() ~ ") || '@' || file_name)"
-        ]) }} as order_item_id,
+        order_item_id,
         order_id,
         product_id,
         line_number,
@@ -68,7 +72,10 @@ final as (
         file_name,
         file_row_number,
         loaded_at,
-        row_reason as quarantine_reason
+        {{ dedupe_reason(
+            'order_item_id', 'row_reason', 'duplicate_order_item_id', rows='checked'
+        ) }}
+            as quarantine_reason
 
     from checked
 
