@@ -137,6 +137,21 @@
 {%- endmacro %}
 
 {#
+    A phone number as an exact identity key: its E.164 form when the phonenumbers
+    library accepted it at load time (raw._phone_checks, read with the record's
+    country), so that "+49 170 1234567" and "0170 1234567" in Germany link; else
+    its phone_key, for numbers the library could not place. Null whenever
+    phone_key is (too few digits, a placeholder). Fuzzy matching compares
+    phone_key: a typo that makes a number invalid keeps its digits one edit away.
+#}
+{% macro phone_identifier(phone, phone_e164) -%}
+    case
+        when {{ mailroom.phone_key(phone) }} is not null
+            then coalesce({{ phone_e164 }}, {{ mailroom.phone_key(phone) }})
+    end
+{%- endmacro %}
+
+{#
     The identity key a record is resolved by: its shop customer id when it has one,
     else its email (int_identity_components.identifier_key).
 #}

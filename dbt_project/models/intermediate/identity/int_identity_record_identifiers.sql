@@ -2,7 +2,8 @@
 -- identifiers belong to the same person. A record is a shop account, a CRM
 -- contact, or the orders of one account under one email (record_count of them).
 -- Only records from before the as-of date.
--- Phones link as digits (with a leading +); see the phone_key macro.
+-- Phones link in their E.164 form, or as digits when the library could not place
+-- them; see the phone_identifier macro.
 
 with
 
@@ -10,7 +11,7 @@ shop_customers as (
 
     select
         *,
-        {{ phone_key('phone') }} as phone_key
+        {{ phone_identifier('phone', 'phone_e164') }} as phone_key
     from {{ ref('stg_shop__customers') }}
     where created_at is null or {{ before_as_of('created_at') }}
 
@@ -27,7 +28,7 @@ crm_contacts as (
 
     select
         *,
-        {{ phone_key('phone') }} as phone_key
+        {{ phone_identifier('phone', 'phone_e164') }} as phone_key
     from {{ ref('stg_crm__contacts') }}
     where created_at is null or {{ before_as_of('created_at') }}
 
