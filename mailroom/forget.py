@@ -10,7 +10,8 @@ ids that only they used) linked to them. Then:
    staging, intermediate with the incremental identity history, marts with the
    segment history and journey steps, quality, ``ml``, ``emails``) loses the rows
    whose identifier columns (:func:`column_rule`) hold one of those values; the
-   next `mailroom run` rebuilds the models from what is left;
+   next `mailroom run` rebuilds the models from what is left. With a PostgreSQL
+   warehouse (``--postgres``) the person is resolved and erased there too;
 2. every outbox run loses their payloads (the payload file, ``payloads.csv``, the
    manifest's counts and checksums rewritten, the run swapped in by rename), the
    ESP sync state loses their acknowledgements and the export log their id;
@@ -21,7 +22,8 @@ ids that only they used) linked to them. Then:
    the Dagster instance's storage are removed;
 5. ``privacy.erased_identifiers`` keeps the keyed hash of each of their emails,
    phones, shop, CRM and visitor ids, so ingestion leaves out any row naming them
-   again, and ``privacy.erasure_requests`` records the request with counts only.
+   again, and ``privacy.erasure_requests`` records the request with counts only
+   (in each warehouse erased).
 """
 
 from __future__ import annotations
@@ -45,7 +47,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mailroom.contract import SOURCES
-from mailroom.ingest import LEDGER, RAW_SCHEMA, _sha256, ensure_raw_tables
+from mailroom.ingest import (
+    LEDGER,
+    RAW_SCHEMA,
+    Destination,
+    DuckDBDestination,
+    _sha256,
+    ensure_raw_tables,
+)
 from mailroom.privacy import (
     ERASED_IDENTIFIERS,
     ERASURE_REQUESTS,
@@ -85,6 +94,14 @@ class Person:
     anonymous_ids: set[str] = field(default_factory=set)
     device_ids: set[str] = field(default_factory=set)
     people: int = 0
+
+    def update(self, other: Person) -> None:
+        """Add the identifiers ``other`` found (the same request resolved in a
+        second warehouse)."""
+        for name, value in vars(other).items():
+            if isinstance(value, set):
+                getattr(self, name).update(value)
+        self.people = max(self.people, other.people)
 
     def values(self) -> dict[str, set[str]]:
         keys = (
@@ -137,7 +154,8 @@ class ErasureReport:
     request_id: str
     people: int
     emails: int
-    per_table: dict[str, int] = field(default_factory=dict)
+    per_table: dict[str, int] = field(default_factory=dict)  # the DuckDB file's
+    postgres_per_table: dict[str, int] = field(default_factory=dict)
     per_file: dict[str, int] = field(default_factory=dict)
     landing_kept: dict[str, int] = field(default_factory=dict)
     esp_destinations: list[str] = field(default_factory=list)
@@ -196,6 +214,7 @@ def forget(
     requested_by: str | None = None,
     keep_landing: bool = False,
     compact: bool = True,
+    postgres: Destination | None = None,
 ) -> ErasureReport:
     """Erase the people with these emails from the warehouse, the outbox, the
     landing folder and Mailroom's other files; see the module docstring.
@@ -203,6 +222,12 @@ def forget(
     With ``compact`` (the default) the warehouse is then copied into a new file
     that replaces it (:func:`compact_warehouse`): DuckDB leaves deleted values in
     free blocks until it reuses them, the copy holds only live rows.
+
+    With ``postgres`` (a :class:`~mailroom.postgres.PostgresDestination`), the
+    people are also resolved in and erased from that warehouse, which keeps the
+    request and the keyed hashes too, so that ingesting into it leaves them out.
+    Its changes are committed last: a request that fails midway leaves it as it
+    was, and running the request again finishes it.
 
     Raises
     ------
@@ -213,68 +238,55 @@ def forget(
     key = ensure_privacy_key(settings.home)
     request_id = new_request_id()
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(settings.warehouse)) as con:
-        ensure_raw_tables_duckdb(con)
+    with duckdb.connect(str(settings.warehouse)) as duck:
+        con = DuckDBDestination(duck)
+        ensure_raw_tables(con)
         person = resolve(con, wanted)
+        if postgres is not None:
+            ensure_raw_tables(postgres)
+            person.update(resolve(postgres, wanted))
         report = ErasureReport(request_id, person.people, len(person.emails))
         # Files first: each step only needs the person's values, so a request
         # interrupted midway is finished by running it again.
         rewrites = _rewrite_landing(settings.landing, person, keep_landing, report)
-        con.begin()
+        hashes = [
+            (identifier_hash(kind, value, key), kind) for kind, value in person.hashed()
+        ]
+        # Committed in this order; those not committed yet roll back on failure.
+        pending = [con] if postgres is None else [con, postgres]
+        for warehouse in pending:
+            warehouse.begin()
         try:
             _scrub_outbox(settings, person, report)
             _scrub_home_files(settings, person, report)
-            _load_values(con, person)
-            _delete_rows(con, report)
-            for relative, checksum in rewrites.items():
-                source, name = relative.split("/", 1)
-                con.execute(
-                    f"update {RAW_SCHEMA}.{LEDGER} set checksum = ? "
-                    "where source = ? and file_name = ? and status = 'loaded'",
-                    [checksum, source, name],
-                )
-            now = utc_now()
-            hashes = [
-                (identifier_hash(kind, value, key), kind)
-                for kind, value in person.hashed()
-            ]
-            known = {
-                row[0]
-                for row in con.execute(
-                    f"select identifier_hash from {PRIVACY_SCHEMA}.{ERASED_IDENTIFIERS}"
-                ).fetchall()
+            request = {
+                "request_id": request_id,
+                "via": via,
+                "requested_by": requested_by or _user(),
+                "people": report.people,
+                "emails": report.emails,
+                "per_file": as_json(report.per_file),
+                "esp_destinations": json.dumps(report.esp_destinations),
+                "requested_at": utc_now(),
             }
-            fresh = [(h, kind) for h, kind in hashes if h not in known]
-            con.executemany(
-                f"insert into {PRIVACY_SCHEMA}.{ERASED_IDENTIFIERS} "
-                "values (?, ?, ?, ?, ?)",
-                [[h, kind, key_fingerprint(key), request_id, now] for h, kind in fresh],
+            report.per_table = _erase_in_warehouse(
+                con, person, hashes, key, request, rewrites
             )
+            if postgres is not None:
+                report.postgres_per_table = _erase_in_warehouse(
+                    postgres, person, hashes, key, request, rewrites
+                )
             report.identifiers_suppressed = len(hashes)
-            con.execute(
-                f"insert into {PRIVACY_SCHEMA}.{ERASURE_REQUESTS} "
-                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    request_id,
-                    via,
-                    requested_by or _user(),
-                    report.people,
-                    report.emails,
-                    report.rows,
-                    as_json(report.per_table),
-                    as_json(report.per_file),
-                    json.dumps(report.esp_destinations),
-                    now,
-                ],
-            )
-            con.execute("drop table _forget")
-            con.commit()
+            while pending:
+                pending[0].commit()
+                pending.pop(0)
         except BaseException:
-            con.rollback()
+            for warehouse in pending:
+                warehouse.rollback()
             for _, temporary in _pending_replacements(settings.landing, rewrites):
                 temporary.unlink(missing_ok=True)
             raise
-        con.execute("checkpoint")
+        duck.execute("checkpoint")
     for relative, temporary in _pending_replacements(settings.landing, rewrites):
         os.replace(temporary, settings.landing / relative)
     if compact:
@@ -299,12 +311,6 @@ def compact_warehouse(path: Path) -> None:
     finally:
         temporary.unlink(missing_ok=True)
         Path(f"{temporary}.wal").unlink(missing_ok=True)
-
-
-def ensure_raw_tables_duckdb(con: duckdb.DuckDBPyConnection) -> None:
-    from mailroom.ingest import DuckDBDestination
-
-    ensure_raw_tables(DuckDBDestination(con))
 
 
 def read_emails_file(path: Path) -> list[str]:
@@ -375,22 +381,31 @@ def _user() -> str:
 # Resolving the person ---------------------------------------------------------
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def _warehouse(con: duckdb.DuckDBPyConnection | Destination) -> Destination:
+    """The warehouse to erase from: the DuckDB file's connection or any ingestion
+    :class:`~mailroom.ingest.Destination` (PostgreSQL's), whose SQL takes ``?``."""
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        return DuckDBDestination(con)
+    return con
+
+
+def _exists(con: Destination, schema: str, table: str) -> bool:
     return bool(
-        con.execute(
+        con.fetchall(
             "select count(*) from information_schema.tables "
             "where table_schema = ? and table_name = ?",
             [schema, table],
-        ).fetchone()[0]
+        )[0][0]
     )
 
 
-def _column(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> set[str]:
-    return {row[0] for row in con.execute(sql, params).fetchall() if row[0] is not None}
+def _column(con: Destination, sql: str, params: list[Any]) -> set[str]:
+    return {row[0] for row in con.fetchall(sql, params) if row[0] is not None}
 
 
-def resolve(con: duckdb.DuckDBPyConnection, emails: set[str]) -> Person:
+def resolve(con: duckdb.DuckDBPyConnection | Destination, emails: set[str]) -> Person:
     """The identifiers of the people with these emails (see the module docstring)."""
+    con = _warehouse(con)
     person = Person(emails=set(emails))
     if _exists(con, "marts", "customer_identity_map"):
         person.customer_ids = _column(
@@ -399,11 +414,11 @@ def resolve(con: duckdb.DuckDBPyConnection, emails: set[str]) -> Person:
             "where id_type = 'email' and id_value in (select unnest(?::varchar[]))",
             [sorted(emails)],
         )
-        rows = con.execute(
+        rows = con.fetchall(
             "select id_type, id_value from marts.customer_identity_map "
             "where customer_id in (select unnest(?::varchar[]))",
             [sorted(person.customer_ids)],
-        ).fetchall()
+        )
         for id_type, value in rows:
             if id_type == "email":
                 person.emails.add(value)
@@ -468,7 +483,7 @@ def resolve(con: duckdb.DuckDBPyConnection, emails: set[str]) -> Person:
     return person
 
 
-def _merged_away(con: duckdb.DuckDBPyConnection, person: Person) -> set[str]:
+def _merged_away(con: Destination, person: Person) -> set[str]:
     """The person's ids that are no longer current (merged or split away)."""
     if not _exists(con, "marts", "customer_identity_map"):
         return set()
@@ -481,13 +496,13 @@ def _merged_away(con: duckdb.DuckDBPyConnection, person: Person) -> set[str]:
     return person.customer_ids - current
 
 
-def _resolve_phones(con: duckdb.DuckDBPyConnection, person: Person) -> None:
+def _resolve_phones(con: Destination, person: Person) -> None:
     """Phones on the person's account and CRM rows that no one else's row has."""
-    rows = con.execute(
+    rows = con.fetchall(
         "select phone, customer_id, null from raw.customers where phone is not null "
         "union all select phone, null, contact_id from raw.crm_contacts "
         "where phone is not null"
-    ).fetchall()
+    )
     mine, theirs = set(), set()
     texts: dict[str, set[str]] = {}
     for phone, shop_id, contact_id in rows:
@@ -503,74 +518,110 @@ def _resolve_phones(con: duckdb.DuckDBPyConnection, person: Person) -> None:
     for digits in person.phones:
         person.phone_texts |= texts.get(digits, set())
     # The E.164 forms the load-time checks gave their numbers.
-    checked = con.execute(
+    checked = con.fetchall(
         f"select phone_raw, phone_e164 from {RAW_SCHEMA}._phone_checks"
-    ).fetchall()
+    )
     for phone, e164 in checked:
         if normalize_identifier("phone", phone) in person.phones and e164:
             person.phones.add(normalize_identifier("phone", e164))
             person.phone_texts.add(e164)
 
 
-def _resolve_visitors(con: duckdb.DuckDBPyConnection, person: Person) -> None:
-    """Anonymous and device ids seen with the person and with no one else."""
-    rows = con.execute(
-        "select anonymous_id, device_id, customer_id, lower(trim(email)) "
-        "from raw.web_events where anonymous_id is not null or device_id is not null"
-    ).fetchall()
-    mine: set[tuple[str, str]] = set()
-    shared: set[tuple[str, str]] = set()
-    for anonymous_id, device_id, shop_id, email in rows:
-        if shop_id is None and email is None:
-            continue
-        is_mine = shop_id in person.shop_ids or email in person.emails
-        for kind, value in (("anonymous_id", anonymous_id), ("device_id", device_id)):
-            if value:
-                (mine if is_mine else shared).add((kind, value))
-    if _exists(con, "intermediate", "int_web_anonymous_ids_resolved"):
-        for (value,) in con.execute(
+def _resolve_visitors(con: Destination, person: Person) -> None:
+    """Anonymous and device ids seen with the person and with no one else.
+
+    Decided in the warehouse: only the person's candidate ids come back, never
+    the web events (tens of millions of rows at 1,000,000 customers)."""
+    resolved = (
+        _column(
+            con,
             "select anonymous_id from intermediate.int_web_anonymous_ids_resolved "
             "where customer_id in (select unnest(?::varchar[]))",
             [sorted(person.customer_ids)],
-        ).fetchall():
-            mine.add(("anonymous_id", value))
-    for kind, value in mine - shared:
-        (person.anonymous_ids if kind == "anonymous_id" else person.device_ids).add(
-            value
         )
+        if _exists(con, "intermediate", "int_web_anonymous_ids_resolved")
+        else set()
+    )
+    # Per id seen with the person (on an event naming them, or resolved to
+    # them): whether an event naming someone else carries it too.
+    rows = con.fetchall(
+        """
+        with named as (
+            select
+                anonymous_id,
+                device_id,
+                coalesce(customer_id in (select unnest(?::varchar[])), false)
+                or coalesce(
+                    lower(trim(email)) in (select unnest(?::varchar[])), false
+                ) as is_mine
+            from raw.web_events
+            where (anonymous_id <> '' or device_id <> '')
+                and (customer_id is not null or email is not null)
+        ),
+        seen as (
+            select 'anonymous_id' as kind, anonymous_id as value, is_mine
+            from named where anonymous_id <> ''
+            union all
+            select 'device_id' as kind, device_id as value, is_mine
+            from named where device_id <> ''
+        ),
+        candidates as (
+            select kind, value from seen where is_mine
+            union
+            select 'anonymous_id' as kind, unnest(?::varchar[]) as value
+        )
+        select
+            candidates.kind,
+            candidates.value,
+            coalesce(bool_or(not seen.is_mine), false) as is_shared
+        from candidates
+        left join seen
+            on candidates.kind = seen.kind and candidates.value = seen.value
+        group by candidates.kind, candidates.value
+        """,
+        [sorted(person.shop_ids), sorted(person.emails), sorted(resolved)],
+    )
+    for kind, value, is_shared in rows:
+        if not is_shared:
+            ids = person.anonymous_ids if kind == "anonymous_id" else person.device_ids
+            ids.add(value)
     person.visitor_ids = person.anonymous_ids | person.device_ids
 
 
 # The warehouse ------------------------------------------------------------------
 
 
-def _load_values(con: duckdb.DuckDBPyConnection, person: Person) -> None:
-    con.execute(
-        "create or replace temporary table _forget (kind varchar, value varchar)"
-    )
+def _load_values(con: Destination, person: Person) -> None:
+    con.execute("drop table if exists _forget")
+    con.execute("create temporary table _forget (kind varchar, value varchar)")
     rows = [
-        [kind, value]
+        (kind, value)
         for kind, values in person.values().items()
         for value in values
         if value
     ]
     # Visitor and session keys may be a shop id or an email too.
-    rows += [[VISITOR, value] for value in person.shop_ids | person.emails]
+    rows += [(VISITOR, value) for value in person.shop_ids | person.emails]
     # A quality row's record key is an order, account or contact id or an email.
     rows += [
-        ["record_key", value]
+        ("record_key", value)
         for value in person.order_ids
         | person.shop_ids
         | person.contact_ids
         | person.emails
     ]
     if rows:
-        con.executemany("insert into _forget values (?, ?)", rows)
+        kinds, values = zip(*rows, strict=True)
+        con.execute(
+            "insert into _forget select unnest(?::varchar[]), unnest(?::varchar[])",
+            [list(kinds), list(values)],
+        )
 
 
-def _delete_rows(con: duckdb.DuckDBPyConnection, report: ErasureReport) -> None:
-    """Delete the matching rows of every base table (not views: they follow)."""
-    tables = con.execute(
+def _delete_rows(con: Destination) -> dict[str, int]:
+    """Delete the matching rows of every base table (not views: they follow);
+    return the rows deleted per ``schema.table``."""
+    tables = con.fetchall(
         """
         select columns.table_schema, columns.table_name, columns.column_name
         from information_schema.columns as columns
@@ -580,11 +631,11 @@ def _delete_rows(con: duckdb.DuckDBPyConnection, report: ErasureReport) -> None:
         where tables.table_type = 'BASE TABLE'
             and tables.table_catalog = current_database()
             and columns.table_schema not in ('information_schema', 'pg_catalog', ?)
-            and columns.data_type = 'VARCHAR'
+            and upper(columns.data_type) in ('VARCHAR', 'TEXT', 'CHARACTER VARYING')
         order by 1, 2, columns.ordinal_position
         """,
         [PRIVACY_SCHEMA],
-    ).fetchall()
+    )
     predicates: dict[tuple[str, str], list[str]] = {}
     for schema, table, column in tables:
         rule = column_rule(schema, column)
@@ -594,12 +645,78 @@ def _delete_rows(con: duckdb.DuckDBPyConnection, report: ErasureReport) -> None:
         predicates.setdefault((schema, table), []).append(
             f"{expression} in (select value from _forget where kind = '{kind}')"
         )
+    per_table = {}
     for (schema, table), clauses in predicates.items():
-        deleted = con.execute(
-            f'delete from "{schema}"."{table}" where ' + " or ".join(clauses)
-        ).fetchone()[0]
+        deleted = len(
+            con.fetchall(
+                f'delete from "{schema}"."{table}" where '
+                + " or ".join(clauses)
+                + " returning 1"
+            )
+        )
         if deleted:
-            report.per_table[f"{schema}.{table}"] = deleted
+            per_table[f"{schema}.{table}"] = deleted
+    return per_table
+
+
+def _erase_in_warehouse(
+    con: Destination,
+    person: Person,
+    hashes: list[tuple[str, str]],
+    key: str,
+    request: dict[str, Any],
+    checksums: dict[str, str],
+) -> dict[str, int]:
+    """In the open transaction: delete the person's rows, point the ledger at the
+    rewritten landing files' ``checksums``, keep the keyed ``hashes`` of their
+    identifiers and record the ``request`` (its columns but the per-table counts,
+    which this returns)."""
+    _load_values(con, person)
+    per_table = _delete_rows(con)
+    for relative, checksum in checksums.items():
+        source, name = relative.split("/", 1)
+        con.execute(
+            f"update {RAW_SCHEMA}.{LEDGER} set checksum = ? "
+            "where source = ? and file_name = ? and status = 'loaded'",
+            [checksum, source, name],
+        )
+    known = {
+        row[0]
+        for row in con.fetchall(
+            f"select identifier_hash from {PRIVACY_SCHEMA}.{ERASED_IDENTIFIERS}"
+        )
+    }
+    for identifier, kind in hashes:
+        if identifier not in known:
+            con.execute(
+                f"insert into {PRIVACY_SCHEMA}.{ERASED_IDENTIFIERS} "
+                "values (?, ?, ?, ?, ?)",
+                [
+                    identifier,
+                    kind,
+                    key_fingerprint(key),
+                    request["request_id"],
+                    request["requested_at"],
+                ],
+            )
+    con.execute(
+        f"insert into {PRIVACY_SCHEMA}.{ERASURE_REQUESTS} "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            request["request_id"],
+            request["via"],
+            request["requested_by"],
+            request["people"],
+            request["emails"],
+            sum(per_table.values()),
+            as_json(per_table),
+            request["per_file"],
+            request["esp_destinations"],
+            request["requested_at"],
+        ],
+    )
+    con.execute("drop table _forget")
+    return per_table
 
 
 # The outbox and Mailroom's files ---------------------------------------------------

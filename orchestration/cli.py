@@ -11,6 +11,7 @@ import shutil
 import signal
 import sys
 import time
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
@@ -96,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
         "--keep-landing",
         action="store_true",
         help="report landing files holding the people instead of rewriting them",
+    )
+    forget.add_argument(
+        "--postgres",
+        action="store_true",
+        help="erase them from the PostgreSQL warehouse too (MAILROOM_PG_HOST, _PORT, "
+        "_USER, _PASSWORD, _DBNAME), which then keeps them out of ingestion",
     )
     forget.add_argument(
         "--no-compact",
@@ -317,25 +324,47 @@ def _forget(args: argparse.Namespace) -> int:
         emails += read_emails_file(Path(args.file))
         via = "mailroom forget --file" + (" --email" if args.email else "")
     settings = Settings.load(home=args.home)
-    try:
-        report = forget(
-            settings,
-            emails,
-            via=via,
-            requested_by=args.requested_by,
-            keep_landing=args.keep_landing,
-            compact=not args.no_compact,
+    with ExitStack() as stack:
+        postgres = None
+        try:
+            if args.postgres:
+                from mailroom.postgres import PostgresDestination, PostgresSettings
+
+                postgres = PostgresDestination(
+                    stack.enter_context(PostgresSettings.from_env().connect())
+                )
+            report = forget(
+                settings,
+                emails,
+                via=via + (" --postgres" if args.postgres else ""),
+                requested_by=args.requested_by,
+                keep_landing=args.keep_landing,
+                compact=not args.no_compact,
+                postgres=postgres,
+            )
+        except duckdb.IOException as error:
+            return _warehouse_busy(settings, error)
+        except ConnectionError as error:
+            print(f"mailroom: {error}", file=sys.stderr)
+            return 1
+
+    def removed(per_table: dict[str, int]) -> str:
+        by_schema = ", ".join(
+            f"{schema} {count:,}"
+            for schema, count in sorted(counts_by_schema(per_table).items())
         )
-    except duckdb.IOException as error:
-        return _warehouse_busy(settings, error)
-    by_schema = ", ".join(
-        f"{schema} {count:,}"
-        for schema, count in sorted(counts_by_schema(report.per_table).items())
+        return f"{sum(per_table.values()):,} ({by_schema or 'none'})"
+
+    postgres_rows = (
+        f", PostgreSQL rows removed {removed(report.postgres_per_table)}"
+        if args.postgres
+        else ""
     )
     print(
         f"erasure {report.request_id}: {report.people:,} people, "
-        f"{report.emails:,} emails, {report.rows:,} warehouse rows removed "
-        f"({by_schema or 'none'}), {len(report.per_file):,} files rewritten, "
+        f"{report.emails:,} emails, warehouse rows removed "
+        f"{removed(report.per_table)}{postgres_rows}, "
+        f"{len(report.per_file):,} files rewritten, "
         f"{report.identifiers_suppressed:,} identifiers suppressed (keyed hashes)"
     )
     for path, count in sorted(report.per_file.items()):

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from mailroom.forget import Person
 from mailroom.settings import Settings
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -33,3 +34,17 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def warehouse(demo_run: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
         yield con
+
+
+def erased_values(person: Person) -> list[str]:
+    """What an erasure must leave nowhere: the person's emails, phones as
+    delivered, shop, CRM, Mailroom, visitor and order ids."""
+    return sorted(
+        person.emails
+        | person.phone_texts
+        | person.shop_ids
+        | person.contact_ids
+        | person.customer_ids
+        | person.visitor_ids
+        | person.order_ids
+    )

@@ -16,9 +16,11 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from mailroom.postgres import PostgresSettings
 
@@ -55,6 +57,20 @@ def postgres_database() -> Iterator[PostgresSettings]:
         raise LookupError(NO_SERVER)
     with _throwaway_cluster(binaries) as server, _fresh_database(server) as database:
         yield database
+
+
+def enter_postgres_database(stack: ExitStack) -> PostgresSettings:
+    """A fresh database (:func:`postgres_database`) held open by ``stack``, with its
+    ``MAILROOM_PG_*`` variables set for dbt and the CLI until the stack closes;
+    skips the test when there is no server."""
+    try:
+        server = stack.enter_context(postgres_database())
+    except LookupError as missing:
+        pytest.skip(str(missing))
+    environment = stack.enter_context(pytest.MonkeyPatch.context())
+    for name, value in server.env().items():
+        environment.setenv(name, value)
+    return server
 
 
 @contextmanager

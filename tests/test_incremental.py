@@ -21,7 +21,7 @@ from mailroom.postgres import PostgresDestination
 from mailroom.simulator import generate
 from mailroom.simulator.daily import NEW_ID_PREFIX, land_next_day
 from tests.conftest import DEMO_AS_OF
-from tests.postgres_server import postgres_database
+from tests.postgres_server import enter_postgres_database
 
 # The event models and everything they read, plus the quarantine and reconciliation.
 SELECTION = ("+int_web_events_enriched", "+quarantined_rows", "+source_reconciliation")
@@ -313,13 +313,7 @@ def postgres(
 ) -> Iterator[psycopg.Connection]:
     """The same two deliveries built and refreshed on PostgreSQL."""
     with ExitStack() as stack:
-        try:
-            server = stack.enter_context(postgres_database())
-        except LookupError as missing:
-            pytest.skip(str(missing))
-        environment = stack.enter_context(pytest.MonkeyPatch.context())
-        for name, value in server.env().items():
-            environment.setenv(name, value)
+        server = enter_postgres_database(stack)
         pg = stack.enter_context(server.connect())
         home = tmp_path_factory.mktemp("incremental-postgres")
         first_day = shutil.ignore_patterns("next-day.*")

@@ -30,7 +30,7 @@ from renderer.export.state import ERASED_RECIPIENT, SyncState
 from renderer.export.sync import STATE_FILE
 from renderer.guard import SendGuard
 from renderer.outbox import read_outbox, run_ids
-from tests.conftest import DEMO_AS_OF
+from tests.conftest import DEMO_AS_OF, erased_values
 from tests.fake_esp import FakeESP
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.0, max_delay=0.0, seed=1)
@@ -86,18 +86,6 @@ def _pick_person(con: duckdb.DuckDBPyConnection) -> tuple[str, str, str]:
         limit 1
         """
     ).fetchone()
-
-
-def _values(person: Person) -> list[str]:
-    return sorted(
-        person.emails
-        | person.phone_texts
-        | person.shop_ids
-        | person.contact_ids
-        | person.customer_ids
-        | person.visitor_ids
-        | person.order_ids
-    )
 
 
 def warehouse_hits(path: Path, values: list[str], email: str, names: tuple) -> list:
@@ -196,7 +184,7 @@ def _erase(settings: Settings) -> Erased:
     with SyncState(settings.outbox / STATE_FILE) as state:
         export_log_before = state.export_log()
     manifest, _ = read_outbox(settings.outbox)
-    values = _values(person)
+    values = erased_values(person)
     names = (first_name, last_name)
     before_hits = len(warehouse_hits(settings.warehouse, values, email, names))
     before_file_hits = len(file_hits(home, values, names))
@@ -245,7 +233,7 @@ def test_forget_leaves_no_trace_of_the_person_and_keeps_everyone_else(
     assert person.customer_ids and person.anonymous_ids and person.order_ids
     # The scans find them before.
     assert erased.before_hits > 10 and erased.before_file_hits > 10
-    values = _values(person)
+    values = erased_values(person)
     names = (erased.first_name, erased.last_name)
     assert warehouse_hits(settings.warehouse, values, erased.email, names) == []
     assert file_hits(settings.home, values, names) == []

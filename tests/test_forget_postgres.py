@@ -1,0 +1,184 @@
+"""`mailroom forget --postgres` on a PostgreSQL warehouse: the person leaves every
+table there (raw, staging, intermediate, marts, quality), the request and the keyed
+hashes are kept there, and a later landing file naming them again is left out when
+ingested into it.
+
+The warehouse is built the way the README's PostgreSQL section runs it: ingestion
+into PostgreSQL, then `dbt build --target postgres` (without the models that need
+the ML tables).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from mailroom.dbt_cli import run_dbt
+from mailroom.forget import Person, resolve
+from mailroom.ingest import ingest_landing
+from mailroom.postgres import PostgresDestination, PostgresSettings
+from mailroom.simulator import generate
+from orchestration.cli import main
+from tests.conftest import DEMO_AS_OF, erased_values
+from tests.postgres_server import enter_postgres_database
+
+pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
+
+
+@dataclass(frozen=True)
+class Erased:
+    home: Path
+    server: PostgresSettings
+    pg: psycopg.Connection
+    person: Person
+    email: str
+    before_hits: list[tuple[str, str, str, int]]
+    customers_before: int
+    cli_output: str
+
+
+def _pick_person(pg: psycopg.Connection) -> str:
+    """The email of a person with a shop account, a CRM contact and a phone."""
+    return pg.execute(
+        """
+        select people.email
+        from marts.dim_customers as people
+        inner join (
+            select customer_id from marts.customer_identity_map
+            group by customer_id having count(distinct id_type) = 4
+        ) as linked on people.customer_id = linked.customer_id
+        where people.phone is not null
+        order by people.customer_id
+        limit 1
+        """
+    ).fetchone()[0]
+
+
+def postgres_hits(
+    pg: psycopg.Connection, values: list[str], email: str
+) -> list[tuple[str, str, str, int]]:
+    """Every (schema, table, column, rows) of the database's tables and views whose
+    text holds one of ``values``, or ``email`` inside a longer text."""
+    columns = pg.execute(
+        """
+        select table_schema, table_name, column_name
+        from information_schema.columns
+        where data_type in ('text', 'character varying')
+            and table_schema not in ('information_schema', 'pg_catalog')
+        order by 1, 2, 3
+        """
+    ).fetchall()
+    hits = []
+    for schema, table, column in columns:
+        found = pg.execute(
+            f'select count(*) from "{schema}"."{table}" '
+            f'where "{column}" = any(%s) or lower("{column}") like %s',
+            [values, f"%{email}%"],
+        ).fetchone()[0]
+        if found:
+            hits.append((schema, table, column, found))
+    return hits
+
+
+def _customers(pg: psycopg.Connection) -> int:
+    return pg.execute("select count(*) from marts.dim_customers").fetchone()[0]
+
+
+def _build(home: Path) -> None:
+    """`dbt build` on the PostgreSQL warehouse, as the README runs it there."""
+    run_dbt(
+        "build",
+        "--target",
+        "postgres",
+        "--exclude",
+        "tag:after_ml",
+        warehouse=home / "unused.duckdb",
+        as_of=DEMO_AS_OF.isoformat(),
+        target_path=home / "target-postgres",
+    )
+
+
+@pytest.fixture(scope="module")
+def erased(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Erased]:
+    with contextlib.ExitStack() as stack:
+        server = enter_postgres_database(stack)
+        home = tmp_path_factory.mktemp("forget-postgres")
+        generate(home, customers=200, seed=7, as_of=DEMO_AS_OF)
+        pg = stack.enter_context(server.connect())
+        ingest_landing(PostgresDestination(pg), home / "landing", home=home)
+        _build(home)
+        email = _pick_person(pg)
+        person = resolve(PostgresDestination(pg), {email})
+        before_hits = postgres_hits(pg, erased_values(person), email)
+        customers_before = _customers(pg)
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            status = main(
+                ["forget", "--home", str(home), "--email", email, "--postgres"]
+            )
+        assert status == 0
+        yield Erased(
+            home,
+            server,
+            pg,
+            person,
+            email,
+            before_hits,
+            customers_before,
+            out.getvalue(),
+        )
+
+
+def test_forget_leaves_no_trace_of_the_person_in_postgres(erased: Erased) -> None:
+    # The scan finds them everywhere before (so it would notice a miss) ...
+    tables = {(schema, table) for schema, table, _, _ in erased.before_hits}
+    assert {"raw", "staging", "intermediate", "marts"} <= {s for s, _ in tables}
+    assert erased.person.phones and erased.person.customer_ids
+    # ... and nowhere after, once the models are rebuilt from what is left.
+    assert postgres_hits(erased.pg, erased_values(erased.person), erased.email) == []
+    _build(erased.home)
+    assert postgres_hits(erased.pg, erased_values(erased.person), erased.email) == []
+    # Everyone else is still there.
+    assert _customers(erased.pg) == erased.customers_before - 1
+    assert "PostgreSQL rows removed" in erased.cli_output
+
+
+def test_postgres_records_the_request_with_counts_only(erased: Erased) -> None:
+    (request_id, via, rows, per_table), *others = erased.pg.execute(
+        "select request_id, via, rows_removed, removed_per_table "
+        "from privacy.erasure_requests"
+    ).fetchall()
+    assert others == []
+    assert request_id in erased.cli_output and via.endswith("--postgres")
+    assert rows > 0 and '"raw.customers"' in per_table
+    assert erased.email not in per_table
+    kinds = dict(
+        erased.pg.execute(
+            "select id_kind, count(*) from privacy.erased_identifiers group by 1"
+        ).fetchall()
+    )
+    assert {"email", "phone", "customer_id", "contact_id"} <= set(kinds)
+
+
+def test_a_relanded_erased_person_is_left_out_of_postgres(erased: Erased) -> None:
+    folder = erased.home / "landing" / "orders"
+    (folder / "zz-again.csv").write_text(
+        "order_id,email,ordered_at,total_amount\n"
+        f"again-1,{erased.email.upper()},2026-10-30T10:00:00Z,12.50\n"
+        "again-2,someone.new@example.com,2026-10-30T11:00:00Z,20.00\n"
+    )
+    report = ingest_landing(
+        PostgresDestination(erased.pg), erased.home / "landing", home=erased.home
+    )
+    assert report.erased_rows("orders") == 1
+    landed = erased.pg.execute(
+        "select order_id from raw.orders where order_id like 'again-%'"
+    ).fetchall()
+    assert landed == [("again-2",)]
