@@ -26,11 +26,13 @@ import os
 import re
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 ENV_PRIVACY_KEY = "MAILROOM_PRIVACY_KEY"
 KEY_FILE = "privacy.key"
@@ -279,44 +281,64 @@ def purge_expired_events(
     """Delete web and email events that happened before the retention cutoff from
     ``raw`` and from every table built from them that dbt keeps between runs.
 
-    Raw rows are compared on their delivered timestamp (parsed as dbt staging
-    parses it); a value that does not parse is kept, since staging quarantines it
-    and nothing downstream uses it. Every other base table with ``event_id`` and
-    ``occurred_at`` columns (the incremental event models, and the rebuilt ones
-    until their next build) loses the same events. Intake files Mailroom wrote
-    into the landing folder (``intake-<time>-<id>.jsonl``) before the cutoff are
-    deleted; files the user delivered are left alone (see the README).
+    ``con`` is the DuckDB file's connection or an ingestion
+    :class:`~mailroom.ingest.Destination` (PostgreSQL's). Raw rows are compared on
+    their delivered timestamp (parsed as dbt staging parses it); a value that does
+    not parse is kept, since staging quarantines it and nothing downstream uses
+    it. Every other base table with ``event_id`` and ``occurred_at`` columns (the
+    incremental event models, and the rebuilt ones until their next build) loses
+    the same events. Intake files Mailroom wrote into the landing folder
+    (``intake-<time>-<id>.jsonl``) before the cutoff are deleted; files the user
+    delivered are left alone (see the README).
+
+    Raises
+    ------
+    PrivacyError
+        On PostgreSQL, if dbt never ran there (its setup hook creates the
+        ``mailroom_try_cast`` function staging parses timestamps with).
     """
+    from mailroom.ingest import DuckDBDestination
+
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        con = DuckDBDestination(con)
     cutoff = retention_cutoff(as_of, retention_days)
     report = PurgeReport(cutoff=cutoff, retention_days=retention_days)
     present = {
         row[0]
-        for row in con.execute(
+        for row in con.fetchall(
             "select table_name from information_schema.tables "
             "where table_schema = 'raw'"
-        ).fetchall()
+        )
     }
+    parse = (
+        _duckdb_timestamp
+        if isinstance(con, DuckDBDestination)
+        else _postgres_timestamp(con)
+    )
+
+    def count(relation: str) -> int:
+        return con.fetchall(f"select count(*) from {relation}")[0][0]
+
     con.begin()
     try:
         for source, column in EVENT_SOURCES.items():
             if source not in present:
                 continue
             table = f"raw.{source}"
-            before = con.execute(f"select count(*) from {table}").fetchone()[0]
+            before = count(table)
             con.execute(
-                f'delete from {table} where try_cast("{column}" as timestamptz) '
+                f"delete from {table} where {parse(column)} "
                 "< cast(? as timestamp) at time zone 'UTC'",
                 [cutoff],
             )
-            after = con.execute(f"select count(*) from {table}").fetchone()[0]
-            report.per_table[table] = before - after
+            report.per_table[table] = before - count(table)
         for schema, table in _event_tables(con):
             relation = f'"{schema}"."{table}"'
-            before = con.execute(f"select count(*) from {relation}").fetchone()[0]
+            before = count(relation)
             con.execute(f"delete from {relation} where occurred_at < ?", [cutoff])
-            after = con.execute(f"select count(*) from {relation}").fetchone()[0]
-            if before - after:
-                report.per_table[f"{schema}.{table}"] = before - after
+            deleted = before - count(relation)
+            if deleted:
+                report.per_table[f"{schema}.{table}"] = deleted
         if landing is not None:
             report.files_deleted = _expired_intake_files(Path(landing), cutoff)
         ensure_privacy_tables(con)
@@ -329,6 +351,37 @@ def purge_expired_events(
     for path in report.files_deleted:
         Path(landing, path).unlink(missing_ok=True)
     return report
+
+
+def _duckdb_timestamp(column: str) -> str:
+    """SQL: a raw text column as staging reads it on DuckDB (null if unreadable)."""
+    return f'try_cast("{column}" as timestamptz)'
+
+
+def _postgres_timestamp(con: Any) -> Callable[[str], str]:
+    """SQL: a raw text column as staging reads it on PostgreSQL (the
+    ``postgres__safe_cast`` macro: ISO dates only, through ``mailroom_try_cast``)."""
+    found = con.fetchall(
+        "select namespace.nspname from pg_proc as function "
+        "inner join pg_namespace as namespace "
+        "on function.pronamespace = namespace.oid "
+        "where function.proname = 'mailroom_try_cast' order by 1 limit 1"
+    )
+    if not found:
+        raise PrivacyError(
+            "this PostgreSQL warehouse has no mailroom_try_cast function: run "
+            "`dbt build --target postgres` once (its on-run-start hook creates it)"
+        )
+    schema = found[0][0]
+
+    def parse(column: str) -> str:
+        return (
+            f'"{schema}".mailroom_try_cast(case when trim("{column}") '
+            f"~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}' then \"{column}\" end, "
+            "null::timestamptz)"
+        )
+
+    return parse
 
 
 def _record_purge(con: Any, report: PurgeReport) -> None:
@@ -348,7 +401,7 @@ def _record_purge(con: Any, report: PurgeReport) -> None:
 
 def _event_tables(con: Any) -> list[tuple[str, str]]:
     """Base tables outside raw with an ``event_id`` and a timestamp ``occurred_at``."""
-    rows = con.execute(
+    rows = con.fetchall(
         """
         select columns.table_schema, columns.table_name
         from information_schema.columns as columns
@@ -356,15 +409,17 @@ def _event_tables(con: Any) -> list[tuple[str, str]]:
             on columns.table_schema = tables.table_schema
             and columns.table_name = tables.table_name
         where tables.table_type = 'BASE TABLE'
-            and columns.table_schema not in ('raw', 'privacy')
+            and columns.table_schema not in (
+                'raw', 'privacy', 'information_schema', 'pg_catalog'
+            )
             and columns.column_name in ('event_id', 'occurred_at')
         group by 1, 2
         having count(*) = 2
-            and max(case when columns.column_name = 'occurred_at'
-                then columns.data_type end) like 'TIMESTAMP%'
+            and upper(max(case when columns.column_name = 'occurred_at'
+                then columns.data_type end)) like 'TIMESTAMP%'
         order by 1, 2
         """
-    ).fetchall()
+    )
     return [(schema, table) for schema, table in rows]
 
 

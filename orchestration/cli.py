@@ -118,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--as-of", help="count the age from this date (default: today)")
     _retention_flag(purge)
+    purge.add_argument(
+        "--postgres",
+        action="store_true",
+        help="purge the PostgreSQL warehouse (MAILROOM_PG_HOST, _PORT, _USER, "
+        "_PASSWORD, _DBNAME) instead of the DuckDB file",
+    )
 
     preview = command(
         "preview", _preview, "write one customer's email as HTML and explain its blocks"
@@ -388,12 +394,26 @@ def _purge(args: argparse.Namespace) -> int:
         home=args.home, as_of=args.as_of, retention_days=args.retention_days
     )
     try:
-        with duckdb.connect(str(settings.warehouse)) as con:
-            report = purge_expired_events(
-                con, settings.as_of, settings.retention_days, settings.landing
-            )
+        if args.postgres:
+            from mailroom.postgres import PostgresDestination, PostgresSettings
+
+            with PostgresSettings.from_env().connect() as con:
+                report = purge_expired_events(
+                    PostgresDestination(con),
+                    settings.as_of,
+                    settings.retention_days,
+                    settings.landing,
+                )
+        else:
+            with duckdb.connect(str(settings.warehouse)) as con:
+                report = purge_expired_events(
+                    con, settings.as_of, settings.retention_days, settings.landing
+                )
     except duckdb.IOException as error:
         return _warehouse_busy(settings, error)
+    except ConnectionError as error:
+        print(f"mailroom: {error}", file=sys.stderr)
+        return 1
     print(
         f"purged {report.rows:,} rows of events before {report.cutoff:%Y-%m-%d} "
         f"({settings.retention_days} days before {settings.as_of}), "

@@ -1,7 +1,8 @@
-"""`mailroom forget --postgres` on a PostgreSQL warehouse: the person leaves every
-table there (raw, staging, intermediate, marts, quality), the request and the keyed
-hashes are kept there, and a later landing file naming them again is left out when
-ingested into it.
+"""Privacy on a PostgreSQL warehouse. `mailroom forget --postgres`: the person leaves
+every table there (raw, staging, intermediate, marts, quality), the request and the
+keyed hashes are kept there, and a later landing file naming them again is left out
+when ingested into it. `mailroom purge --postgres`: events older than the retention
+age leave raw and the incremental event models (after the erasure, in file order).
 
 The warehouse is built the way the README's PostgreSQL section runs it: ingestion
 into PostgreSQL, then `dbt build --target postgres` (without the models that need
@@ -23,6 +24,7 @@ from mailroom.dbt_cli import run_dbt
 from mailroom.forget import Person, resolve
 from mailroom.ingest import ingest_landing
 from mailroom.postgres import PostgresDestination, PostgresSettings
+from mailroom.privacy import retention_cutoff
 from mailroom.simulator import generate
 from orchestration.cli import main
 from tests.conftest import DEMO_AS_OF, erased_values
@@ -182,3 +184,53 @@ def test_a_relanded_erased_person_is_left_out_of_postgres(erased: Erased) -> Non
         "select order_id from raw.orders where order_id like 'again-%'"
     ).fetchall()
     assert landed == [("again-2",)]
+
+
+# Old enough that the cut falls inside the simulated history.
+RETENTION_DAYS = 365
+PARSED = (
+    "public.mailroom_try_cast(case when trim(occurred_at) "
+    "~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}' then occurred_at end, null::timestamptz)"
+)
+
+
+def test_purge_deletes_old_events_from_postgres(erased: Erased) -> None:
+    cutoff = retention_cutoff(DEMO_AS_OF, RETENTION_DAYS)
+    kept_tables = (
+        "staging.base_web__events",
+        "staging.base_esp__email_events",
+        "intermediate.int_web_events_sessionized",
+    )
+
+    def old_rows(table: str) -> int:
+        return erased.pg.execute(
+            f"select count(*) from {table} where occurred_at < %s", [cutoff]
+        ).fetchone()[0]
+
+    def raw_rows(where: str = "true") -> int:
+        return erased.pg.execute(
+            f"select count(*) from raw.web_events where {where}",
+            [cutoff] if "%s" in where else None,
+        ).fetchone()[0]
+
+    assert all(old_rows(table) > 0 for table in kept_tables)
+    raw_before = raw_rows()
+    old_raw = raw_rows(f"{PARSED} < cast(%s as timestamp) at time zone 'UTC'")
+    assert old_raw > 0
+
+    status = main(
+        [
+            *("purge", "--home", str(erased.home), "--postgres"),
+            *("--as-of", DEMO_AS_OF.isoformat()),
+            *("--retention-days", str(RETENTION_DAYS)),
+        ]
+    )
+
+    assert status == 0
+    assert [old_rows(table) for table in kept_tables] == [0, 0, 0]
+    assert raw_rows() == raw_before - old_raw
+    (purged, per_table), *others = erased.pg.execute(
+        "select rows_purged, purged_per_table from privacy.retention_purges"
+    ).fetchall()
+    assert others == []
+    assert f'"raw.web_events": {old_raw}' in per_table and purged >= old_raw
