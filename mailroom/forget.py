@@ -810,28 +810,37 @@ def _scrub_ground_truth(
         return
     values = {v for values in person.values().values() for v in values}
     values |= person.phone_texts
+    wanted = pa.array(sorted({value.lower() for value in values}), pa.string())
     files = sorted(folder.glob("*.parquet"))
     tables = {path: pq.read_table(path) for path in files}
     simulated: set[object] = set()
     for table in tables.values():
         if "person_id" not in table.column_names:
             continue
-        for row in table.to_pylist():
-            cells = {str(value).strip().lower() for value in row.values() if value}
-            if cells & {value.lower() for value in values}:
-                simulated.add(row["person_id"])
+        # A row holding one of the values in any cell (trimmed, lower-cased).
+        hit = pa.repeat(False, table.num_rows)
+        for column in table.columns:
+            try:
+                text = pc.utf8_lower(
+                    pc.utf8_trim_whitespace(pc.cast(column, pa.string()))
+                )
+            except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+                continue  # lists and the like hold no identifier as text
+            hit = pc.or_(hit, pc.fill_null(pc.is_in(text, value_set=wanted), False))
+        simulated.update(table.filter(hit)["person_id"].drop_null().to_pylist())
     if not simulated:
         return
     for path, table in tables.items():
         if "person_id" not in table.column_names:
             continue
-        keep = pa.array(
-            [pid not in simulated for pid in table["person_id"].to_pylist()]
+        person_ids = table["person_id"]
+        gone = pc.is_in(
+            person_ids, value_set=pa.array(sorted(simulated), person_ids.type)
         )
-        removed = table.num_rows - sum(keep.to_pylist())
+        removed = pc.sum(gone).as_py() or 0
         if removed:
             buffer = pa.BufferOutputStream()
-            pq.write_table(table.filter(keep), buffer)
+            pq.write_table(table.filter(pc.invert(gone)), buffer)
             _replace_file(path, buffer.getvalue().to_pybytes())
             report.per_file[str(path.relative_to(home))] = removed
 
