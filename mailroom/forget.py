@@ -70,7 +70,7 @@ from mailroom.privacy import (
     normalize_identifier,
     utc_now,
 )
-from mailroom.settings import Settings
+from mailroom.settings import Settings, duckdb_memory_limit
 from renderer.export.state import SyncState
 from renderer.export.sync import STATE_FILE
 from renderer.outbox import rewrite_run, run_ids, run_payloads_file
@@ -239,7 +239,9 @@ def forget(
     key = ensure_privacy_key(settings.home)
     request_id = new_request_id()
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(settings.warehouse)) as duck:
+    with duckdb.connect(
+        str(settings.warehouse), config={"memory_limit": duckdb_memory_limit()}
+    ) as duck:
         con = DuckDBDestination(duck)
         ensure_raw_tables(con)
         person = resolve(con, wanted)
@@ -302,7 +304,9 @@ def compact_warehouse(path: Path) -> None:
     temporary = path.with_name(f".{path.stem}.compact{path.suffix}")
     temporary.unlink(missing_ok=True)
     try:
-        with duckdb.connect(str(path)) as con:
+        with duckdb.connect(
+            str(path), config={"memory_limit": duckdb_memory_limit()}
+        ) as con:
             con.execute("set enable_progress_bar = false")
             name = con.execute("select current_database()").fetchone()[0]
             con.execute(f"attach '{temporary}' as _compacted")

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from mailroom.privacy import PrivacyError
-from mailroom.settings import Settings, SettingsError
+from mailroom.settings import Settings, SettingsError, duckdb_memory_limit
 from mailroom.simulator.core import DEFAULT_AS_OF
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -253,7 +253,10 @@ def _ingest(args: argparse.Namespace) -> int:
             import duckdb
 
             settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-            with duckdb.connect(str(settings.warehouse)) as con:
+            with duckdb.connect(
+                str(settings.warehouse),
+                config={"memory_limit": duckdb_memory_limit()},
+            ) as con:
                 report = ingest_landing(
                     con, settings.landing, progress=print, home=settings.home
                 )
@@ -405,7 +408,10 @@ def _purge(args: argparse.Namespace) -> int:
                     settings.landing,
                 )
         else:
-            with duckdb.connect(str(settings.warehouse)) as con:
+            with duckdb.connect(
+                str(settings.warehouse),
+                config={"memory_limit": duckdb_memory_limit()},
+            ) as con:
                 report = purge_expired_events(
                     con, settings.as_of, settings.retention_days, settings.landing
                 )
