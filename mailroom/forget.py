@@ -59,6 +59,7 @@ from mailroom.ingest import (
 from mailroom.privacy import (
     ERASED_IDENTIFIERS,
     ERASURE_REQUESTS,
+    MIN_PHONE_DIGITS,
     PRIVACY_SCHEMA,
     PrivacyError,
     as_json,
@@ -502,34 +503,55 @@ def _merged_away(con: Destination, person: Person) -> set[str]:
 
 
 def _resolve_phones(con: Destination, person: Person) -> None:
-    """Phones on the person's account and CRM rows that no one else's row has."""
+    """Phones on the person's account and CRM rows that no one else's row has.
+
+    Decided in the warehouse, as digits (at least ``MIN_PHONE_DIGITS``): only the
+    person's numbers come back, with the ways they were written."""
+    digits = "regexp_replace(phone, '[^0-9]', '', 'g')"
     rows = con.fetchall(
-        "select phone, customer_id, null from raw.customers where phone is not null "
-        "union all select phone, null, contact_id from raw.crm_contacts "
-        "where phone is not null"
+        f"""
+        with phones as (
+            select phone, customer_id, null as contact_id from raw.customers
+            union all
+            select phone, null as customer_id, contact_id from raw.crm_contacts
+        ),
+        numbers as (
+            select
+                phone,
+                {digits} as digits,
+                coalesce(customer_id in (select unnest(?::varchar[])), false)
+                or coalesce(contact_id in (select unnest(?::varchar[])), false)
+                    as is_mine
+            from phones
+            where length({digits}) >= {MIN_PHONE_DIGITS}
+        )
+        select
+            digits,
+            bool_or(is_mine) as is_mine,
+            bool_or(not is_mine) as is_theirs,
+            array_agg(distinct phone) as written
+        from numbers
+        group by digits
+        having bool_or(is_mine) or digits in (select unnest(?::varchar[]))
+        """,
+        [sorted(person.shop_ids), sorted(person.contact_ids), sorted(person.phones)],
     )
-    mine, theirs = set(), set()
-    texts: dict[str, set[str]] = {}
-    for phone, shop_id, contact_id in rows:
-        digits = normalize_identifier("phone", phone)
-        if digits is None:
-            continue
-        texts.setdefault(digits, set()).add(phone.strip())
-        if shop_id in person.shop_ids or contact_id in person.contact_ids:
-            mine.add(digits)
-        else:
-            theirs.add(digits)
-    person.phones |= mine - theirs
-    for digits in person.phones:
-        person.phone_texts |= texts.get(digits, set())
+    person.phones |= {number for number, mine, theirs, _ in rows if mine and not theirs}
+    for number, _, _, written in rows:
+        if number in person.phones:
+            person.phone_texts |= {text.strip() for text in written}
     # The E.164 forms the load-time checks gave their numbers.
     checked = con.fetchall(
-        f"select phone_raw, phone_e164 from {RAW_SCHEMA}._phone_checks"
+        f"select phone_e164 from {RAW_SCHEMA}._phone_checks "
+        "where phone_e164 is not null and regexp_replace(phone_raw, '[^0-9]', '', 'g') "
+        "in (select unnest(?::varchar[]))",
+        [sorted(person.phones)],
     )
-    for phone, e164 in checked:
-        if normalize_identifier("phone", phone) in person.phones and e164:
-            person.phones.add(normalize_identifier("phone", e164))
-            person.phone_texts.add(e164)
+    for (e164,) in checked:
+        number = normalize_identifier("phone", e164)
+        if number:
+            person.phones.add(number)
+        person.phone_texts.add(e164)
 
 
 def _resolve_visitors(con: Destination, person: Person) -> None:
