@@ -23,7 +23,7 @@ import pytest
 from mailroom.dbt_cli import run_dbt
 from mailroom.forget import Person, resolve
 from mailroom.ingest import ingest_landing
-from mailroom.postgres import PostgresDestination, PostgresSettings
+from mailroom.postgres import PostgresDestination
 from mailroom.privacy import retention_cutoff
 from mailroom.simulator import generate
 from orchestration.cli import main
@@ -36,7 +36,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 @dataclass(frozen=True)
 class Erased:
     home: Path
-    server: PostgresSettings
     pg: psycopg.Connection
     person: Person
     email: str
@@ -128,7 +127,6 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Erased]:
         assert status == 0
         yield Erased(
             home,
-            server,
             pg,
             person,
             email,
