@@ -983,7 +983,10 @@ def _landing_match(person: Person, source: str) -> Any:
 def _landing_mask(person: Person, source: str) -> Any:
     """:func:`_landing_match` over a whole Arrow batch: true where a row names the
     person (emails trimmed and lower-cased, phones as digits, ids trimmed)."""
-    checks = _landing_checks(person, source)
+    checks = [
+        (column, kind, pa.array(sorted(values), pa.string()))
+        for column, kind, values in _landing_checks(person, source)
+    ]
 
     def mask(batch: pa.RecordBatch) -> pa.Array:
         names = [name.lower() for name in batch.schema.names]
@@ -998,7 +1001,7 @@ def _landing_mask(person: Person, source: str) -> Any:
                 text = pc.utf8_lower(text)
             elif kind == "phone":
                 text = pc.replace_substring_regex(text, "[^0-9]", "")
-            hit = pc.is_in(text, value_set=pa.array(sorted(values), pa.string()))
+            hit = pc.is_in(text, value_set=values)
             matched = pc.or_(matched, pc.fill_null(hit, False))
         return matched
 
@@ -1019,6 +1022,7 @@ def _rewrite_landing(
         if not folder.is_dir():
             continue
         match = _landing_match(person, source)
+        mask = _landing_mask(person, source)
         for path in sorted(folder.iterdir()):
             if not path.is_file() or path.name.startswith("."):
                 continue
@@ -1030,9 +1034,7 @@ def _rewrite_landing(
             elif suffix == ".jsonl":
                 removed = _rewrite_jsonl(path, temporary, match, keep)
             elif suffix == ".parquet":
-                removed = _rewrite_parquet(
-                    path, temporary, _landing_mask(person, source), keep
-                )
+                removed = _rewrite_parquet(path, temporary, mask, keep)
             else:
                 continue
             if not removed:
