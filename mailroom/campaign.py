@@ -18,7 +18,8 @@ import duckdb
 import pyarrow as pa
 
 from mailroom.privacy import ErasedIdentifiers
-from mailroom.recipients import esp_sent_events, iter_recipient_batches
+from mailroom.recipients import RECIPIENTS, esp_sent_events, iter_recipient_batches
+from renderer.audit import OUTCOME_SCHEMA, decision_audit_sql, mismatched_blocks_sql
 from renderer.catalog import load_catalog
 from renderer.config import SendConfig
 from renderer.export.state import SyncState, acknowledged_sends
@@ -30,15 +31,16 @@ from renderer.guard import (
 )
 from renderer.outbox import OutboxManifest, write_outbox_chunks
 from renderer.parallel import (
-    AUDIT_SCHEMA,
     RenderedChunk,
     RenderSpec,
     render_chunks,
 )
+from renderer.pipeline import AUDIT_COLUMNS, split_holdout
 from renderer.render import Campaign, Renderer
 
 AUDIT_TABLE = "emails.decision_audit"
-AUDIT_FLUSH_ROWS = 50_000
+# Recipients whose audit is built in one statement.
+AUDIT_FLUSH_RECIPIENTS = 100_000
 # Below this many recipients one process renders: starting workers costs more.
 PARALLEL_MIN_RECIPIENTS = 20_000
 
@@ -143,7 +145,11 @@ def render_to_outbox(
     """
     config = config or SendConfig()
     campaign = campaign_for(as_of)
-    known = [row[0] for row in con.execute("describe marts.personalization").fetchall()]
+    mart_types = {
+        name: kind
+        for name, kind, *_ in con.execute(f"describe {RECIPIENTS}").fetchall()
+    }
+    known = list(mart_types)
     suppression = config.suppression_path(home)
     erased = ErasedIdentifiers.load(con, home)
     guard = SendGuard(
@@ -172,7 +178,7 @@ def render_to_outbox(
     con.begin()
     try:
         _prepare_audit(con, campaign.campaign_id)
-        audit = _AuditWriter(con, run_id, as_of)
+        audit = _AuditWriter(con, run_id, as_of, spec, mart_types)
         report.manifest = write_outbox_chunks(
             _counted(chunks, report, audit),
             outbox,
@@ -185,7 +191,6 @@ def render_to_outbox(
             },
             compression=config.outbox_compression,
         )
-        audit.flush()
         report.audit_rows = audit.rows
         con.commit()
     except BaseException:
@@ -219,15 +224,17 @@ def _counted(
         report.render_cpu[chunk.pid] += chunk.cpu_seconds
         report.exported.extend(chunk.exported)
         report.fields.update(chunk.fields)
-        audit.add(chunk.audit)
+        audit.add(chunk.outcomes)
         yield chunk
+    # before the outbox run is put in place: a failing audit leaves no run behind
+    audit.flush()
 
 
 def _prepare_audit(con: duckdb.DuckDBPyConnection, campaign_id: str) -> None:
     con.execute("create schema if not exists emails")
     columns = ", ".join(
-        f"{column.name} {'boolean' if pa.types.is_boolean(column.type) else 'varchar'}"
-        for column in AUDIT_SCHEMA
+        f"{name} {'boolean' if name == 'fired' else 'varchar'}"
+        for name in AUDIT_COLUMNS
     )
     con.execute(
         f"create table if not exists {AUDIT_TABLE} "
@@ -236,38 +243,75 @@ def _prepare_audit(con: duckdb.DuckDBPyConnection, campaign_id: str) -> None:
     con.execute(f"delete from {AUDIT_TABLE} where campaign_id = ?", [campaign_id])
 
 
+class AuditMismatchError(RuntimeError):
+    """The decision audit built in the warehouse disagrees with the blocks rendered."""
+
+
 class _AuditWriter:
-    """Buffers the chunks' audit batches and inserts them in Arrow tables."""
+    """Buffers the chunks' outcomes and builds their decision audit in the
+    warehouse (:mod:`renderer.audit`), checked against the blocks rendered."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, run_id: str, as_of: dt.date
+        self,
+        con: duckdb.DuckDBPyConnection,
+        run_id: str,
+        as_of: dt.date,
+        spec: RenderSpec,
+        mart_types: dict[str, str],
     ) -> None:
         self.con, self.run_id, self.as_of = con, run_id, as_of
         self.batches: list[pa.RecordBatch] = []
         self.buffered = 0
         self.rows = 0
+        _, share = split_holdout(spec.arms)
+        self.query = decision_audit_sql(
+            load_catalog(spec.catalog_path, known_columns=spec.known_columns),
+            mart_types,
+            outcomes="_render_outcomes",
+            mart=RECIPIENTS,
+            campaign_id=spec.campaign.campaign_id,
+            model_version=spec.model_version,
+            holdout_share=share if spec.holdout is None else spec.holdout,
+        )
 
     def add(self, batch: pa.RecordBatch) -> None:
         self.batches.append(batch)
         self.buffered += batch.num_rows
-        if self.buffered >= AUDIT_FLUSH_ROWS:
+        if self.buffered >= AUDIT_FLUSH_RECIPIENTS:
             self.flush()
 
     def flush(self) -> None:
         if not self.buffered:
             return
-        table = pa.Table.from_batches(self.batches, schema=AUDIT_SCHEMA)
-        table = table.append_column(
-            "run_id", pa.repeat(pa.scalar(self.run_id, pa.string()), self.buffered)
-        ).append_column(
-            "as_of_date", pa.repeat(pa.scalar(self.as_of, pa.date32()), self.buffered)
+        con = self.con
+        con.register(
+            "_render_outcomes", pa.Table.from_batches(self.batches, OUTCOME_SCHEMA)
         )
-        self.con.register("_audit_batch", table)
-        self.con.execute(
-            f"insert into {AUDIT_TABLE} by name select * from _audit_batch"
-        )
-        self.con.unregister("_audit_batch")
-        self.rows += self.buffered
+        try:
+            con.execute(f"create temp table _render_decisions as {self.query}")
+            wrong = con.execute(
+                mismatched_blocks_sql("_render_decisions", "_render_outcomes")
+            ).fetchmany(3)
+            if wrong:
+                examples = "; ".join(
+                    f"{customer}: rendered {shown!r}, audit fired {fired!r}"
+                    for customer, shown, fired in wrong
+                )
+                raise AuditMismatchError(
+                    "the decision audit disagrees with the blocks rendered "
+                    f"({examples}): a block condition means something else in "
+                    "SQL than in Python (renderer.conditions); nothing was written"
+                )
+            (inserted,) = con.execute(
+                f"insert into {AUDIT_TABLE} by name "
+                "select * exclude (decision), ? as run_id, ? as as_of_date "
+                "from _render_decisions",
+                [self.run_id, self.as_of],
+            ).fetchone()
+        finally:
+            con.execute("drop table if exists _render_decisions")
+            con.unregister("_render_outcomes")
+        self.rows += inserted
         self.batches = []
         self.buffered = 0
 
@@ -303,7 +347,11 @@ def preview_customer(
         "order by pick_rank",
         customer_id,
     )
-    known = [row[0] for row in con.execute("describe marts.personalization").fetchall()]
+    mart_types = {
+        name: kind
+        for name, kind, *_ in con.execute(f"describe {RECIPIENTS}").fetchall()
+    }
+    known = list(mart_types)
     renderer = Renderer(catalog=load_catalog(known_columns=known))
     return preview(recipients[0], picks, campaign_for(as_of), renderer=renderer)
 

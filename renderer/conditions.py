@@ -28,12 +28,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 Row = Mapping[str, Any]
 Predicate = Callable[[Row], bool]
+# The parsed tree: ("or" | "and", parts), ("not", node), ("compare", op, left,
+# right), ("in", operand, members, negate), ("is null", operand, negate) and
+# ("truth", operand); an operand is ("column", name) or ("value", literal).
+Operand = tuple[str, Any]
+Node = tuple[Any, ...]
 
 _TOKEN = re.compile(
     r"""
@@ -112,7 +117,7 @@ def _tokenise(text: str) -> list[_Token]:
 
 
 class _Parser:
-    """Recursive-descent parser producing closures and the columns they read."""
+    """Recursive-descent parser producing a tree and the columns it reads."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -147,38 +152,34 @@ class _Parser:
             self.text, token.position, f"{problem}, found {found}"
         )
 
-    # -- grammar -------------------------------------------------------------------
-    def parse(self) -> Predicate:
-        predicate = self._or()
+    # -- grammar: each rule returns a node of the condition's tree ------------------
+    def parse(self) -> Node:
+        node = self._or()
         if not self._is("end"):
             self._fail("expected 'and', 'or' or the end of the condition")
-        return predicate
+        return node
 
-    def _or(self) -> Predicate:
+    def _or(self) -> Node:
         parts = [self._and()]
         while self._is("keyword", "or"):
             self._advance()
             parts.append(self._and())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda row: any(part(row) for part in parts)
+        return parts[0] if len(parts) == 1 else ("or", tuple(parts))
 
-    def _and(self) -> Predicate:
+    def _and(self) -> Node:
         parts = [self._not()]
         while self._is("keyword", "and"):
             self._advance()
             parts.append(self._not())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda row: all(part(row) for part in parts)
+        return parts[0] if len(parts) == 1 else ("and", tuple(parts))
 
-    def _not(self) -> Predicate:
+    def _not(self) -> Node:
         if self._is("keyword", "not"):
             self._advance()
             self._nest()
             inner = self._not()
             self.depth -= 1
-            return lambda row: not inner(row)
+            return ("not", inner)
         return self._comparison()
 
     def _nest(self) -> None:
@@ -186,7 +187,7 @@ class _Parser:
         if self.depth > MAX_DEPTH:
             self._fail(f"nested deeper than {MAX_DEPTH} levels")
 
-    def _comparison(self) -> Predicate:
+    def _comparison(self) -> Node:
         if self._is("op", "("):
             self._advance()
             self._nest()
@@ -198,8 +199,7 @@ class _Parser:
         token = self.current
         if token.kind == "op" and token.value in _COMPARISONS:
             self._advance()
-            right = self._operand()
-            return _compare(token.value, left, right)
+            return ("compare", token.value, left, self._operand())
         if self._is("keyword", "not") or self._is("keyword", "in"):
             negate = self._is("keyword", "not")
             if negate:
@@ -207,38 +207,32 @@ class _Parser:
                 if not self._is("keyword", "in"):
                     self._fail("expected 'in' after 'not'")
             self._advance()
-            members = self._list()
-            return _membership(left, members, negate)
+            return ("in", left, self._list(), negate)
         if self._is("keyword", "is"):
             self._advance()
             negate = self._is("keyword", "not")
             if negate:
                 self._advance()
             self._expect("keyword", "null", "'null' after 'is'")
-            if negate:
-                return lambda row: left(row) is not None
-            return lambda row: left(row) is None
-        return lambda row: bool(left(row))
+            return ("is null", left, negate)
+        return ("truth", left)
 
-    def _operand(self) -> Callable[[Row], Any]:
+    def _operand(self) -> Operand:
         token = self.current
         if token.kind == "name":
             self._advance()
             name = token.value
             if name not in self.columns:
                 self.columns.append(name)
-            return lambda row: row.get(name)
+            return ("column", name)
         if token.kind in ("number", "string"):
             self._advance()
-            value = token.value
-            return lambda row: value
+            return ("value", token.value)
         if token.kind == "keyword" and token.value in _LITERALS:
             self._advance()
-            literal = _LITERALS[token.value]
-            return lambda row: literal
+            return ("value", _LITERALS[token.value])
         if self._is("op", "["):
-            members = self._list()
-            return lambda row: members
+            return ("value", self._list())
         self._fail("expected a column name, a number, a string, true, false or null")
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -260,6 +254,36 @@ class _Parser:
                 self._fail("expected ',' or ']' in the list")
         self._advance()
         return tuple(members)
+
+
+def _predicate(node: Node) -> Predicate:
+    """The tree compiled into a closure over a row."""
+    kind = node[0]
+    if kind in ("or", "and"):
+        parts = [_predicate(part) for part in node[1]]
+        if kind == "or":
+            return lambda row: any(part(row) for part in parts)
+        return lambda row: all(part(row) for part in parts)
+    if kind == "not":
+        inner = _predicate(node[1])
+        return lambda row: not inner(row)
+    if kind == "compare":
+        return _compare(node[1], _getter(node[2]), _getter(node[3]))
+    if kind == "in":
+        return _membership(_getter(node[1]), node[2], node[3])
+    operand = _getter(node[1])
+    if kind == "is null":
+        if node[2]:
+            return lambda row: operand(row) is not None
+        return lambda row: operand(row) is None
+    return lambda row: bool(operand(row))
+
+
+def _getter(operand: Operand) -> Callable[[Row], Any]:
+    kind, value = operand
+    if kind == "column":
+        return lambda row: row.get(value)
+    return lambda row: value
 
 
 def _compare(
@@ -330,11 +354,16 @@ class Condition:
         The condition as written.
     columns
         The column names it reads, in order of first appearance.
+    predicate
+        The condition compiled into a closure over a row.
+    tree
+        The parsed condition (see :data:`Node`), for :meth:`sql`.
     """
 
     text: str
     columns: tuple[str, ...]
     predicate: Predicate
+    tree: Node = field(default=("truth", ("value", True)), compare=False, repr=False)
 
     def __call__(self, row: Row) -> bool:
         """Whether the condition holds for ``row`` (missing columns read as null)."""
@@ -343,6 +372,28 @@ class Condition:
     def values(self, row: Row) -> dict[str, Any]:
         """The values of :attr:`columns` in ``row``, as the condition saw them."""
         return {column: row.get(column) for column in self.columns}
+
+    def sql(
+        self, kinds: Mapping[str, str], column: Callable[[str], str] | None = None
+    ) -> str:
+        """The condition as a SQL boolean that is never null and holds exactly
+        when :attr:`predicate` does for the same row.
+
+        Parameters
+        ----------
+        kinds
+            The :func:`value_kind` of every column the condition reads.
+        column
+            The SQL that reads a column, given its name (by default the name,
+            quoted: :func:`quote_name`).
+
+        Raises
+        ------
+        ValueError
+            If a column it reads is missing from ``kinds`` or of a kind the
+            language cannot compare in SQL (lists, structs ...).
+        """
+        return _sql(self.tree, kinds, column or quote_name)
 
 
 ALWAYS = Condition(text="true", columns=(), predicate=lambda row: True)
@@ -374,5 +425,180 @@ def parse_condition(text: str) -> Condition:
         )
     text = text.strip()
     parser = _Parser(text)
-    predicate = parser.parse()
-    return Condition(text=text, columns=tuple(parser.columns), predicate=predicate)
+    tree = parser.parse()
+    return Condition(
+        text=text,
+        columns=tuple(parser.columns),
+        predicate=_predicate(tree),
+        tree=tree,
+    )
+
+
+# -- the same conditions in SQL ------------------------------------------------------
+# A value's kind decides what it can be compared with, as Python decides it for the
+# predicate: numbers with numbers (booleans count as 0 and 1 for equality only),
+# text with text, dates with dates, timestamps with timestamps of the same kind.
+# Values of different kinds are never equal, and never ordered.
+_EQUAL_KINDS = {
+    "boolean": {"boolean", "number"},
+    "number": {"boolean", "number"},
+    "text": {"text"},
+    "date": {"date"},
+    "timestamp": {"timestamp"},
+    "timestamptz": {"timestamptz"},
+}
+_INTEGER_TYPES = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
+    | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+)
+
+
+def value_kind(warehouse_type: str) -> str:
+    """The kind of a column's values, from its DuckDB type (``describe``):
+    ``boolean``, ``number``, ``text``, ``date``, ``timestamp``, ``timestamptz``,
+    or ``other`` for types conditions cannot compare in SQL."""
+    name = warehouse_type.upper()
+    if name == "BOOLEAN":
+        return "boolean"
+    if (
+        name in _INTEGER_TYPES
+        or name.startswith("DECIMAL")
+        or name
+        in (
+            "DOUBLE",
+            "FLOAT",
+            "REAL",
+        )
+    ):
+        return "number"
+    if name == "VARCHAR":
+        return "text"
+    if name == "DATE":
+        return "date"
+    if name in ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"):
+        return "timestamp"
+    if name == "TIMESTAMP WITH TIME ZONE":
+        return "timestamptz"
+    return "other"
+
+
+def quote_name(name: str) -> str:
+    """A column name as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if type(value) is bool:
+        return "boolean"
+    if type(value) is int or type(value) is Decimal:
+        return "number"
+    if type(value) is str:
+        return "text"
+    return "list"
+
+
+def _literal_sql(value: object, kind: str) -> str:
+    """A literal as SQL; booleans as 1 and 0 where numbers are compared."""
+    if type(value) is bool:
+        return ("1" if value else "0") if kind == "number" else str(value).lower()
+    if type(value) is str:
+        return "'" + value.replace("'", "''") + "'"
+    return str(value)
+
+
+def _sql(node: Node, kinds: Mapping[str, str], column: Callable[[str], str]) -> str:
+    kind = node[0]
+    if kind in ("or", "and"):
+        parts = (_sql(part, kinds, column) for part in node[1])
+        return "(" + f" {kind} ".join(parts) + ")"
+    if kind == "not":
+        return f"(not {_sql(node[1], kinds, column)})"
+    operands = [node[1]] if kind != "compare" else [node[2], node[3]]
+    if all(operand[0] == "value" for operand in operands):
+        return "true" if _predicate(node)({}) else "false"  # a constant
+    found = [_operand_kind(operand, kinds) for operand in operands]
+    if kind == "compare":
+        return _compare_sql(node[1], operands, found, column)
+    (operand,), (operand_kind,) = operands, found
+    value = _operand_sql(operand, operand_kind, column)
+    if kind == "is null":
+        return f"({value} is {'not ' if node[2] else ''}null)"
+    if kind == "truth":
+        return {
+            "boolean": f"coalesce({value}, false)",
+            "number": f"coalesce({value} <> 0, false)",
+            "text": f"coalesce({value} <> '', false)",
+        }.get(operand_kind, f"({value} is not null)")
+    members, negate = node[2], node[3]
+    comparable = _EQUAL_KINDS.get(operand_kind, set())
+    same = [m for m in members if _literal_kind(m) in comparable]
+    if not same:
+        return f"({value} is not null)" if negate else "false"
+    common = (
+        "number"
+        if operand_kind == "number"
+        or any(_literal_kind(m) != operand_kind for m in same)
+        else operand_kind
+    )
+    value = _operand_sql(operand, operand_kind, column, common)
+    listed = ", ".join(_literal_sql(m, common) for m in same)
+    return f"coalesce({value} {'not ' if negate else ''}in ({listed}), false)"
+
+
+def _operand_kind(operand: Operand, kinds: Mapping[str, str]) -> str:
+    if operand[0] == "value":
+        return _literal_kind(operand[1])
+    name = operand[1]
+    if name not in kinds:
+        raise ValueError(f"column {name!r} has no known type")
+    found = kinds[name]
+    if found == "other":
+        raise ValueError(f"column {name!r} is of a type conditions cannot compare")
+    return found
+
+
+def _operand_sql(
+    operand: Operand,
+    kind: str,
+    column: Callable[[str], str],
+    common: str | None = None,
+) -> str:
+    if operand[0] == "value":
+        return _literal_sql(operand[1], common or kind)
+    value = column(operand[1])
+    if kind == "boolean" and common == "number":
+        return f"cast({value} as integer)"
+    return value
+
+
+def _compare_sql(
+    operator: str,
+    operands: list[Operand],
+    kinds: list[str],
+    column: Callable[[str], str],
+) -> str:
+    left_kind, right_kind = kinds
+    if "null" in kinds:
+        return "false"
+    if operator in ("==", "!="):
+        comparable = right_kind in _EQUAL_KINDS.get(left_kind, set())
+    else:
+        comparable = left_kind == right_kind and left_kind in _EQUAL_KINDS
+        comparable = comparable and left_kind != "boolean"
+    sides = [_operand_sql(o, k, column) for o, k in zip(operands, kinds, strict=True)]
+    if not comparable:
+        if operator != "!=":
+            return "false"
+        read = [
+            side for side, o in zip(sides, operands, strict=True) if o[0] != "value"
+        ]
+        return "(" + " and ".join(f"{side} is not null" for side in read) + ")"
+    if left_kind != right_kind:  # a boolean and a number: compare as numbers
+        sides = [
+            _operand_sql(o, k, column, "number")
+            for o, k in zip(operands, kinds, strict=True)
+        ]
+    sql_operator = {"==": "=", "!=": "<>"}.get(operator, operator)
+    return f"coalesce({sides[0]} {sql_operator} {sides[1]}, false)"

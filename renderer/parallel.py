@@ -6,9 +6,10 @@ the frequency cap depend on who came before) and writes the outbox and the audit
 Each chunk of recipients, with the guard's verdicts, goes to a worker, which draws
 the arms, chooses the blocks, renders the payloads and serialises them to the exact
 bytes of the outbox's payload file (compressed there: the parent then receives and
-writes a sixtieth of the bytes) and ``payloads.csv``, with the chunk's audit rows
-as an Arrow record batch (handed back as buffers and inserted by the parent as
-they are).
+writes a sixtieth of the bytes) and ``payloads.csv``, with the chunk's outcomes
+(per recipient: guard reason, arm, picks and blocks shown) as an Arrow record
+batch, from which the parent builds the decision audit in the warehouse
+(:mod:`renderer.audit`).
 Chunks come back in the order they were sent, so the run is the same, byte for byte,
 whatever the number of processes (tested), and
 :func:`renderer.outbox.write_outbox_chunks` writes it atomically with one manifest.
@@ -31,6 +32,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from renderer.audit import OUTCOME_SCHEMA
 from renderer.catalog import load_catalog
 from renderer.guard import SendGuard, reason_code
 from renderer.outbox import (
@@ -41,17 +43,13 @@ from renderer.outbox import (
     payload_line_with_html,
     segment_key,
 )
-from renderer.pipeline import AUDIT_COLUMNS, render_campaign
+from renderer.pipeline import render_campaign
 from renderer.render import Campaign, Renderer
 
 # Recipients per chunk: about 20 MB of JSONL, enough to amortise the hand-over.
 CHUNK_SIZE = 1_000
 # Chunks in flight per worker: keeps workers busy while the parent writes.
 IN_FLIGHT_PER_WORKER = 2
-# The decision audit's columns as Arrow types (``fired`` is the one boolean).
-AUDIT_SCHEMA = pa.schema(
-    [(name, pa.bool_() if name == "fired" else pa.string()) for name in AUDIT_COLUMNS]
-)
 
 
 @dataclass(frozen=True)
@@ -81,8 +79,8 @@ class RenderedChunk:
         Payloads in the chunk, and per manifest segment key.
     recipients, holdout, refused, variants
         Recipients seen; held out; refused per reason code; payloads per arm.
-    audit
-        Decision-audit rows as a record batch of :data:`AUDIT_SCHEMA`.
+    outcomes
+        One row per recipient, as :data:`renderer.audit.OUTCOME_SCHEMA`.
     exported, fields
         ``(recipient_id, campaign_id)`` of each payload, and the payload fields
         written (for the export log).
@@ -98,17 +96,13 @@ class RenderedChunk:
     holdout: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     variants: Counter[str] = field(default_factory=Counter)
-    audit: pa.RecordBatch = field(
-        default_factory=lambda: pa.RecordBatch.from_pylist([], schema=AUDIT_SCHEMA)
+    outcomes: pa.RecordBatch = field(
+        default_factory=lambda: pa.RecordBatch.from_pylist([], schema=OUTCOME_SCHEMA)
     )
     exported: list[tuple[str, str]] = field(default_factory=list)
     fields: set[str] = field(default_factory=set)
     cpu_seconds: float = 0.0
     pid: int = 0
-
-    @property
-    def audit_rows(self) -> int:
-        return self.audit.num_rows
 
 
 class _Verdicts:
@@ -139,7 +133,10 @@ def render_chunk(
     chunk = RenderedChunk(pid=os.getpid())
     lines: list[bytes] = []
     records: list[list[str]] = []
-    audit_rows: list[tuple[Any, ...]] = []
+    ids: list[str] = []
+    variants: list[str | None] = []
+    pick_counts: list[int | None] = []
+    blocks: list[str | None] = []
     for item in render_campaign(
         [(recipients, picks_by_customer)],
         spec.campaign,
@@ -149,15 +146,22 @@ def render_chunk(
         holdout=spec.holdout,
         renderer=renderer,
         encoded=True,
+        audit=False,
     ):
         chunk.recipients += 1
-        audit_rows.extend(item.audit_rows)
+        ids.append(item.customer_id)
+        variants.append(item.variant)
         payload = item.payload
         if item.refused:
             chunk.refused[reason_code(item.refused)] += 1
-        elif payload is None or item.html is None:
-            chunk.holdout += 1
+        if payload is None or item.html is None:
+            if not item.refused:
+                chunk.holdout += 1
+            pick_counts.append(None)
+            blocks.append(None)
         else:
+            pick_counts.append(len(payload["recommendations"]))
+            blocks.append(",".join(payload["blocks"]))
             chunk.variants[item.variant or ""] += 1
             lines.append(payload_line_with_html(payload, item.html.json))
             records.append(csv_row(payload))
@@ -167,13 +171,15 @@ def render_chunk(
             )
             if not chunk.fields:
                 chunk.fields.update(payload, ["html"])
-    columns = list(zip(*audit_rows, strict=True)) or [()] * len(AUDIT_SCHEMA)
-    chunk.audit = pa.RecordBatch.from_arrays(
+    chunk.outcomes = pa.RecordBatch.from_arrays(
         [
-            pa.array(values, type=column.type)
-            for values, column in zip(columns, AUDIT_SCHEMA, strict=True)
+            pa.array(ids, pa.string()),
+            pa.array(variants, pa.string()),
+            pa.array(reasons, pa.string()),
+            pa.array(pick_counts, pa.int32()),
+            pa.array(blocks, pa.string()),
         ],
-        schema=AUDIT_SCHEMA,
+        schema=OUTCOME_SCHEMA,
     )
     chunk.jsonl = encode_lines(b"".join(lines), spec.compression)
     chunk.csv = csv_lines(records)

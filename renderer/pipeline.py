@@ -31,6 +31,7 @@ GUARD_BLOCK_ID = "send_guard"
 GUARD_COLUMNS = ("consent_status", "is_suppressed")
 GUARD_RULE = "valid email, opt-in, not suppressed, under frequency cap, not duplicate"
 HOLDOUT_BLOCK_ID = "holdout"
+HOLDOUT_REASON = "holdout: control group, no email"
 # Columns of a decision-audit row, in order.
 AUDIT_COLUMNS = (
     "customer_id",
@@ -80,6 +81,11 @@ class RenderedRecipient:
     def audit(self) -> list[dict[str, Any]]:
         """Decision-audit rows (see :data:`AUDIT_COLUMNS`)."""
         return [dict(zip(AUDIT_COLUMNS, row, strict=True)) for row in self.audit_rows]
+
+
+def holdout_rule(share: float) -> str:
+    """The rule a holdout row of the audit records."""
+    return f"holdout share {share:g}"
 
 
 def split_holdout(arms: Mapping[str, float]) -> tuple[dict[str, float], float]:
@@ -162,6 +168,7 @@ def render_campaign(
     holdout: float | None = None,
     renderer: Renderer | None = None,
     encoded: bool = False,
+    audit: bool = True,
 ) -> Iterator[RenderedRecipient]:
     """Render every recipient of a campaign, lazily, with a decision audit.
 
@@ -187,6 +194,10 @@ def render_campaign(
     encoded
         Render the HTML to bytes only (:meth:`Renderer.render_encoded`), for
         writers that serialise payloads themselves.
+    audit
+        Build the audit rows of rendered recipients (``False`` leaves them
+        empty, for callers that build the audit in the warehouse:
+        :mod:`renderer.audit`); refusals and holdouts always get theirs.
 
     Yields
     ------
@@ -229,9 +240,9 @@ def render_campaign(
                     HOLDOUT_BLOCK_ID,
                     None,
                     True,
-                    f"holdout share {assigner.holdout:g}",
+                    holdout_rule(assigner.holdout),
                     "{}",
-                    "holdout: control group, no email",
+                    HOLDOUT_REASON,
                     model_version,
                 )
                 yield RenderedRecipient(customer_id, HOLDOUT, None, [row])
@@ -248,10 +259,14 @@ def render_campaign(
                 )
             payload["consent"] = OPTED_IN
             payload["model_version"] = model_version
-            audit = _decision_rows(
-                customer_id, campaign_id, variant, decisions, model_version
+            rows = (
+                _decision_rows(
+                    customer_id, campaign_id, variant, decisions, model_version
+                )
+                if audit
+                else []
             )
-            yield RenderedRecipient(customer_id, variant, payload, audit, html=html)
+            yield RenderedRecipient(customer_id, variant, payload, rows, html=html)
 
 
 def payloads(rendered: Iterable[RenderedRecipient]) -> Iterator[dict[str, Any]]:

@@ -6,11 +6,12 @@ import re
 from decimal import Decimal
 from typing import Any
 
+import duckdb
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from renderer.conditions import ConditionSyntaxError, parse_condition
+from renderer.conditions import ConditionSyntaxError, parse_condition, value_kind
 
 ROW: dict[str, Any] = {
     "rfm_segment": "champions",
@@ -90,3 +91,91 @@ def test_any_text_parses_or_fails_cleanly(text: str) -> None:
     except ConditionSyntaxError:
         return
     assert isinstance(condition(ROW), bool)
+
+
+# Columns of every kind the SQL form compares, with their DuckDB types.
+TYPED = {
+    "flag": "BOOLEAN",
+    "count": "BIGINT",
+    "amount": "DECIMAL(18,2)",
+    "score": "DOUBLE",
+    "label": "VARCHAR",
+    "day": "DATE",
+    "seen_at": "TIMESTAMP",
+}
+# Doubles exactly representable in decimal: a double next to a decimal literal it
+# does not equal exactly (0.1 against 0.1) compares as a double in SQL and
+# exactly in Python, the one known difference of the SQL form.
+VALUES = {
+    "flag": st.booleans(),
+    "count": st.integers(-3, 3),
+    "amount": st.decimals("-3", "3", places=2),
+    "score": st.sampled_from([-1.5, 0.0, 0.5, 1.0, 2.25, 3.0]),
+    "label": st.text(
+        st.characters(blacklist_categories=("Cs",), min_codepoint=1), max_size=3
+    ),
+    "day": st.dates(),
+    "seen_at": st.datetimes(),
+}
+LITERALS = st.one_of(
+    st.integers(-3, 3).map(str),
+    st.decimals("-3", "3", places=2).map(str),
+    st.sampled_from(['"a"', '""', '"1"', '"2026-01-01"', "true", "false", "null"]),
+)
+
+
+@st.composite
+def conditions(draw: st.DrawFn, depth: int = 0) -> str:
+    operand = st.one_of(st.sampled_from(sorted(TYPED)), LITERALS)
+    choice = draw(st.integers(0, 6 if depth < 2 else 3))
+    left = draw(operand)
+    if choice == 0:
+        operator = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">="]))
+        return f"{left} {operator} {draw(operand)}"
+    if choice == 1:
+        members = ", ".join(draw(st.lists(LITERALS, max_size=3)))
+        return f"{left} {draw(st.sampled_from(['in', 'not in']))} [{members}]"
+    if choice == 2:
+        return f"{left} is {draw(st.sampled_from(['', 'not ']))}null"
+    if choice == 3:
+        return left
+    if choice == 4:
+        return f"not ({draw(conditions(depth + 1))})"
+    joiner = "and" if choice == 5 else "or"
+    return f"({draw(conditions(depth + 1))}) {joiner} ({draw(conditions(depth + 1))})"
+
+
+@given(
+    text=conditions(),
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {name: st.one_of(st.none(), values) for name, values in VALUES.items()}
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def test_the_sql_form_holds_exactly_when_the_predicate_does(
+    text: str, rows: list[dict[str, Any]]
+) -> None:
+    condition = parse_condition(text)
+    kinds = {name: value_kind(kind) for name, kind in TYPED.items()}
+    columns = ", ".join(f"{name} {kind}" for name, kind in TYPED.items())
+    with duckdb.connect() as con:
+        con.execute(f"create table rows (position integer, {columns})")
+        con.executemany(
+            f"insert into rows values (?, {', '.join('?' for _ in TYPED)})",
+            [[index, *(row[name] for name in TYPED)] for index, row in enumerate(rows)],
+        )
+        found = con.execute(
+            f"select {condition.sql(kinds)} from rows order by position"
+        ).fetchall()
+    assert [value for (value,) in found] == [condition(row) for row in rows], text
+
+
+def test_a_condition_on_a_column_sql_cannot_compare_is_refused() -> None:
+    condition = parse_condition("tags == 1")
+    with pytest.raises(ValueError, match="'tags' is of a type"):
+        condition.sql({"tags": value_kind("VARCHAR[]")})
+    with pytest.raises(ValueError, match="'other' has no known type"):
+        parse_condition("other > 1").sql({})

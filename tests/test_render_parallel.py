@@ -38,7 +38,7 @@ from renderer.outbox import (
     write_outbox,
 )
 from renderer.parallel import RenderSpec, render_chunks
-from renderer.pipeline import _values_text, payloads, render_campaign
+from renderer.pipeline import AUDIT_COLUMNS, _values_text, payloads, render_campaign
 from renderer.render import Campaign, MissingFieldError, Renderer
 
 AS_OF = dt.date(2026, 11, 1)
@@ -156,7 +156,15 @@ def run(
             "select * exclude (run_id) from emails.decision_audit "
             "order by customer_id, slot nulls first, block_id"
         ).fetchall()
-    return {"report": report, "audit": audit, "folder": outbox / "run-1"}
+        audit_rows = con.execute(
+            f"select {', '.join(AUDIT_COLUMNS)} from emails.decision_audit"
+        ).fetchall()
+    return {
+        "report": report,
+        "audit": audit,
+        "audit_rows": audit_rows,
+        "folder": outbox / "run-1",
+    }
 
 
 def test_two_processes_write_the_same_run_as_one(
@@ -208,13 +216,15 @@ def test_chunked_run_matches_the_classic_writer(
             [],
             dt.datetime.combine(AS_OF, dt.time(), tzinfo=dt.UTC),
         )
-        rendered = render_campaign(
-            iter_recipient_batches(con),
-            campaign_for(AS_OF),
-            guard,
-            SendConfig().arms,
-            "none",
-            renderer=Renderer(catalog=load_catalog(known_columns=known)),
+        rendered = list(
+            render_campaign(
+                iter_recipient_batches(con),
+                campaign_for(AS_OF),
+                guard,
+                SendConfig().arms,
+                "none",
+                renderer=Renderer(catalog=load_catalog(known_columns=known)),
+            )
         )
         classic = write_outbox(
             payloads(rendered),
@@ -230,6 +240,10 @@ def test_chunked_run_matches_the_classic_writer(
     assert manifest["payloads_sha256"] == classic.payloads_sha256
     assert manifest["csv_sha256"] == classic.csv_sha256
     assert manifest["segment_counts"] == classic.segment_counts
+    # the audit built in the warehouse is the one Python builds, row for row
+    python_audit = sorted(row for item in rendered for row in item.audit_rows)
+    assert sorted(chunked["audit_rows"]) == python_audit
+    assert len(python_audit) == chunked["report"].audit_rows
 
 
 def test_large_audiences_use_every_cpu_unless_configured() -> None:

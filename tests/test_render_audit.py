@@ -1,0 +1,117 @@
+"""The decision audit built in the warehouse (renderer.audit).
+
+Its rows are compared with the Python audit in tests/test_render_parallel.py; here,
+the values a rule saw are written as Python writes them for every kind of column,
+and a render whose audit disagrees with the blocks it rendered writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import mailroom.campaign
+from mailroom.campaign import AuditMismatchError, render_to_outbox
+from renderer.audit import _values_json
+from renderer.conditions import quote_name
+from renderer.config import SendConfig
+from renderer.pipeline import _values_text
+from tests.test_render_conditions import TYPED
+
+# The mart's decimals: six places.
+TYPES = {**TYPED, "amount": "DECIMAL(28,6)"}
+VALUES = {
+    "flag": st.booleans(),
+    "count": st.integers(-(2**63), 2**63 - 1),
+    "amount": st.decimals("-1e12", "1e12", places=6),
+    "score": st.floats(allow_nan=False, allow_infinity=False),
+    "label": st.text(st.characters(blacklist_categories=("Cs",), min_codepoint=1)),
+    "day": st.dates(),
+    "seen_at": st.datetimes(),
+}
+
+
+@given(
+    row=st.fixed_dictionaries({k: st.one_of(st.none(), v) for k, v in VALUES.items()})
+)
+def test_values_seen_are_written_as_python_writes_them(row: dict[str, Any]) -> None:
+    columns = ", ".join(f"{name} {kind}" for name, kind in TYPES.items())
+    with duckdb.connect() as con:
+        con.execute(f"create table seen ({columns})")
+        con.execute(
+            f"insert into seen values ({', '.join('?' for _ in TYPES)})",
+            [row[name] for name in TYPES],
+        )
+        held = dict(
+            zip(TYPES, con.execute("select * from seen").fetchone(), strict=True)
+        )
+        (text,) = con.execute(
+            f"select {_values_json(list(TYPES), TYPES, quote_name)} from seen"
+        ).fetchone()
+    names = tuple(sorted(TYPES))
+    expected = _values_text(names, tuple(held[name] for name in names))
+    if any(character < " " for character in row["label"] or ""):
+        # DuckDB writes a control character's escape in upper case (\u001F)
+        assert json.loads(text) == json.loads(expected)
+    else:
+        assert text == expected
+
+
+def test_a_render_whose_audit_disagrees_with_its_blocks_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.personalization as select 'c-1' as customer_id, "
+            "'c1@example.com' as email, 'Ana' as first_name, 'Silva' as last_name, "
+            "'champions' as rfm_segment, 'opted_in' as consent_status, "
+            "5000.0::decimal(28,6) as lifetime_revenue, true as is_vip, "
+            "3 as lifetime_orders, 10 as days_since_last_order, 5 as r_score, "
+            "5 as f_score, 5 as m_score"
+        )
+        con.execute(
+            "create table marts.personalization_product_picks as select "
+            "'c-1' as customer_id, 1 as pick_rank, 'p-1' as product_id, "
+            "'Shell' as product_name, 'outdoor' as category, 10.0 as price, "
+            "'EUR' as currency, null as product_url, null as image_url, "
+            "'popular' as pick_reason limit 0"
+        )
+    # A fault: the warehouse's audit says the VIP block did not fire.
+    built = mailroom.campaign.decision_audit_sql
+    monkeypatch.setattr(
+        mailroom.campaign,
+        "decision_audit_sql",
+        lambda *args, **kwargs: (
+            "select * replace (fired and block_id <> 'vip_offer' "
+            f"as fired) from ({built(*args, **kwargs)})"
+        ),
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    with (
+        duckdb.connect(str(warehouse)) as con,
+        pytest.raises(AuditMismatchError, match=r"c-1: rendered '[^']*vip_offer"),
+    ):
+        render_to_outbox(
+            con,
+            home / "outbox",
+            home,
+            dt.date(2026, 11, 1),
+            "run-1",
+            SendConfig(arms={"A": 1}),
+        )
+    assert not (home / "outbox" / "run-1").exists()
+    with duckdb.connect(str(warehouse)) as con:  # the audit's schema rolled back too
+        assert con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_name = 'decision_audit'"
+        ).fetchone() == (0,)
