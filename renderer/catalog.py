@@ -272,6 +272,16 @@ class Catalog:
                     break
         return chosen, decisions
 
+    def choose(self, row: Mapping[str, Any]) -> list[Block]:
+        """The blocks :meth:`select` chooses, without recording its decisions."""
+        chosen: list[Block] = []
+        for blocks in self._by_slot.values():  # type: ignore[attr-defined]
+            for block in blocks:
+                if block.fallback or block.condition.predicate(row):
+                    chosen.append(block)
+                    break
+        return chosen
+
 
 def load_catalog(
     path: Path | None = None, known_columns: Collection[str] | None = None

@@ -261,6 +261,11 @@ def _predicate(node: Node) -> Predicate:
     kind = node[0]
     if kind in ("or", "and"):
         parts = [_predicate(part) for part in node[1]]
+        if len(parts) == 2:  # the common case, without a generator per row
+            first, second = parts
+            if kind == "or":
+                return lambda row: first(row) or second(row)
+            return lambda row: first(row) and second(row)
         if kind == "or":
             return lambda row: any(part(row) for part in parts)
         return lambda row: all(part(row) for part in parts)

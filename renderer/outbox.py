@@ -211,6 +211,7 @@ _ORJSON_SCALARS = frozenset(
     {str, bool, type(None), Decimal, dt.datetime, dt.date, dt.time}
 )
 _INT64 = range(-(2**63), 2**63)
+_STR_ONLY = frozenset({str})
 
 
 def _orjson_exact(value: object) -> bool:
@@ -224,7 +225,7 @@ def _orjson_exact(value: object) -> bool:
     if kind is int:
         return value in _INT64
     if kind is dict:
-        if not all(type(key) is str for key in value):
+        if not _STR_ONLY.issuperset(map(type, value)):
             return False
         items = value.values()
     elif kind is list or kind is tuple:
@@ -232,6 +233,8 @@ def _orjson_exact(value: object) -> bool:
     else:
         return False
     scalars = _ORJSON_SCALARS
+    if scalars.issuperset(map(type, items)):  # the usual case, decided in C
+        return True
     for item in items:
         if type(item) not in scalars and not _orjson_exact(item):
             return False

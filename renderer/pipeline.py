@@ -251,7 +251,7 @@ def render_campaign(
             html = None
             if encoded:
                 payload, decisions, html = renderer.render_encoded(
-                    recipient, picks, campaign, variant
+                    recipient, picks, campaign, variant, decisions=audit
                 )
             else:
                 payload, decisions = renderer.render_with_decisions(

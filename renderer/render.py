@@ -441,6 +441,8 @@ class Renderer:
         picks: Sequence[Mapping[str, Any]],
         campaign: Campaign,
         variant: str | None = None,
+        *,
+        decisions: bool = True,
     ) -> tuple[dict[str, Any], list[Decision], EncodedHtml]:
         """:meth:`render_with_decisions` for writers: the HTML as bytes only.
 
@@ -448,13 +450,15 @@ class Renderer:
         and as the body of a JSON string. The static parts of the compiled
         template are encoded once, so the 11-18 KB of HTML is never assembled as
         text, encoded and escaped again per recipient. ``content_hash`` is the
-        same as :meth:`render_with_decisions` gives, and so is the HTML.
+        same as :meth:`render_with_decisions` gives, and so is the HTML. With
+        ``decisions=False`` the blocks are chosen without recording decisions
+        (the list is empty), for callers that audit elsewhere.
         """
-        payload, decisions, encoded = self._render_catalog(
-            recipient, picks, campaign, variant, encoded=True
+        payload, made, encoded = self._render_catalog(
+            recipient, picks, campaign, variant, encoded=True, decide=decisions
         )
         assert encoded is not None
-        return payload, decisions, encoded
+        return payload, made, encoded
 
     def _render_catalog(
         self,
@@ -464,6 +468,7 @@ class Renderer:
         variant: str | None,
         *,
         encoded: bool,
+        decide: bool = True,
     ) -> tuple[dict[str, Any], list[Decision], EncodedHtml | None]:
         catalog = self.catalog
         if catalog is None:
@@ -481,7 +486,10 @@ class Renderer:
         row["campaign_id"] = campaign.campaign_id
         row["variant"] = variant
         row["pick_count"] = len(items)
-        chosen, decisions = catalog.select(row)
+        if decide:
+            chosen, decisions = catalog.select(row)
+        else:
+            chosen, decisions = catalog.choose(row), []
 
         shop_url = campaign.shop_url
         block_context: dict[str, dict[str, Any]] = {}

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # Shapes kept; recipients of further shapes are rendered by Jinja.
 MAX_SHAPES = 4_096
+# Encoded slot values kept before the store starts afresh.
+MAX_ENCODINGS = 65_536
 
 # NUL and SOH never reach a rendered value (``renderer.text.clean_line`` replaces
 # control characters), and a value holding them anyway only costs a fallback:
@@ -357,6 +359,11 @@ class Skeletons:
                 autoescape = autoescape(template.name)
             self._to_text.append(_escape if autoescape else str)
         self._skeletons: dict[tuple, tuple[_Skeleton, ...]] = {}
+        # Per template: escaped and encoded forms of string slot values, for
+        # templates whose output is asked for as bytes.
+        self._encodings: list[dict[str, tuple[bytes, bytes]]] = [
+            {} for _ in self.templates
+        ]
         self._use: _Use | None = _Use()
         try:
             for template, source in templates:
@@ -404,8 +411,8 @@ class Skeletons:
             if skeletons is None:
                 return None
         outputs: list[str | tuple[bytes, bytes]] = []
-        for skeleton, to_text, as_bytes in zip(
-            skeletons, self._to_text, encoded, strict=True
+        for skeleton, to_text, as_bytes, encodings in zip(
+            skeletons, self._to_text, encoded, self._encodings, strict=True
         ):
             if not as_bytes:
                 outputs.append(_fill(skeleton, slots, to_text))
@@ -413,11 +420,21 @@ class Skeletons:
             utf8, body = skeleton.utf8, skeleton.json
             utf8_pieces = [utf8[0]]
             json_pieces = [body[0]]
+            if len(encodings) > MAX_ENCODINGS:
+                encodings.clear()
             for index, slot in enumerate(skeleton.slots, 1):
-                text = to_text(slots[slot])
-                utf8_pieces.append(text.encode("utf-8"))
+                value = slots[slot]
+                # most slot values recur (copy, product names and prices): their
+                # escaped, encoded forms are kept, keyed by the exact string
+                known = encodings.get(value) if type(value) is str else None
+                if known is None:
+                    text = to_text(value)
+                    known = (text.encode("utf-8"), _json_body(text))
+                    if type(value) is str:
+                        encodings[value] = known
+                utf8_pieces.append(known[0])
                 utf8_pieces.append(utf8[index])
-                json_pieces.append(_json_body(text))
+                json_pieces.append(known[1])
                 json_pieces.append(body[index])
             outputs.append((b"".join(utf8_pieces), b"".join(json_pieces)))
         return outputs
