@@ -333,28 +333,38 @@ def csv_row(payload: Mapping[str, Any]) -> list[str]:
     return cells
 
 
+def _csv_field(text: str) -> str:
+    """A cell as ``csv.writer`` writes it in a record of two or more cells
+    (minimal quoting): quoted when it holds a quote, a comma, CR or LF, with its
+    quotes doubled."""
+    if '"' in text:
+        return '"' + text.replace('"', '""') + '"'
+    if "," in text or "\n" in text or "\r" in text:
+        return '"' + text + '"'
+    return text
+
+
 def csv_line(cells: list[str]) -> bytes:
     """One CSV record, UTF-8, exactly as ``csv.writer(..., lineterminator="\r\n")``
     writes it: cells holding a comma, a quote, CR or LF are quoted, others not."""
-    line = ",".join(cells)
-    if (
-        len(cells) > 1
-        and line.count(",") == len(cells) - 1
-        and '"' not in line
-        and "\r" not in line
-        and "\n" not in line
-    ):
-        return (line + "\r\n").encode("utf-8")
     return csv_lines([cells])
 
 
 def csv_lines(rows: Iterable[list[str]]) -> bytes:
-    """CSV records of many rows, UTF-8, from one writer: the bytes :func:`csv_line`
-    gives for each, joined (most subjects hold a comma, so most records need
-    quoting, and a writer and a buffer per record cost more than the record)."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
-    return buffer.getvalue().encode("utf-8")
+    """CSV records of many rows, UTF-8: the bytes ``csv.writer(...,
+    lineterminator="\r\n").writerows(rows)`` writes (tested), in about half its
+    time for the outbox's records (most of which quote a subject holding a comma).
+    Records of fewer than two cells, which the writer treats apart (a lone empty
+    cell is quoted), are written by it."""
+    lines = []
+    for row in rows:
+        if len(row) < 2:
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\r\n").writerow(row)
+            lines.append(buffer.getvalue())
+        else:
+            lines.append(",".join([_csv_field(cell) for cell in row]) + "\r\n")
+    return "".join(lines).encode("utf-8")
 
 
 def segment_key(payload: Mapping[str, Any]) -> str:

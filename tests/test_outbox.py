@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +26,7 @@ from renderer.outbox import (
     PAYLOADS_FILES,
     OutboxIntegrityError,
     RunExistsError,
+    csv_lines,
     dumps,
     dumps_fast,
     encode_lines,
@@ -384,3 +387,15 @@ def test_written_lines_match_dumps_for_rendered_payloads(tmp_path: Path) -> None
     write_outbox(iter(payloads), tmp_path, "s-24-1")
     lines = payload_bytes(tmp_path / "s-24-1").splitlines(True)
     assert lines == [(dumps(p) + "\n").encode("utf-8") for p in payloads]
+
+
+@given(
+    rows=st.lists(
+        st.lists(st.text(st.sampled_from("ab,\"\r\n '=é"), max_size=4), max_size=4),
+        max_size=4,
+    )
+)
+def test_csv_records_are_the_csv_writers(rows: list[list[str]]) -> None:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    assert csv_lines(rows) == buffer.getvalue().encode("utf-8")
