@@ -264,8 +264,10 @@ class _AuditWriter:
         self.buffered = 0
         self.rows = 0
         _, share = split_holdout(spec.arms)
+        catalog = load_catalog(spec.catalog_path, known_columns=spec.known_columns)
+        self.slots = catalog.slots
         self.query = decision_audit_sql(
-            load_catalog(spec.catalog_path, known_columns=spec.known_columns),
+            catalog,
             mart_types,
             outcomes="_render_outcomes",
             mart=RECIPIENTS,
@@ -288,29 +290,32 @@ class _AuditWriter:
             "_render_outcomes", pa.Table.from_batches(self.batches, OUTCOME_SCHEMA)
         )
         try:
-            con.execute(f"create temp table _render_decisions as {self.query}")
-            wrong = con.execute(
-                mismatched_blocks_sql("_render_decisions", "_render_outcomes")
-            ).fetchmany(3)
-            if wrong:
-                examples = "; ".join(
-                    f"{customer}: rendered {shown!r}, audit fired {fired!r}"
-                    for customer, shown, fired in wrong
-                )
-                raise AuditMismatchError(
-                    "the decision audit disagrees with the blocks rendered "
-                    f"({examples}): a block condition means something else in "
-                    "SQL than in Python (renderer.conditions); nothing was written"
-                )
             (inserted,) = con.execute(
                 f"insert into {AUDIT_TABLE} by name "
-                "select * exclude (decision), ? as run_id, ? as as_of_date "
-                "from _render_decisions",
+                "select *, ? as run_id, ? as as_of_date "
+                f"from ({self.query})",
                 [self.run_id, self.as_of],
             ).fetchone()
+            wrong = con.execute(
+                mismatched_blocks_sql(
+                    f"(select * from {AUDIT_TABLE} where run_id = $run_id)",
+                    "_render_outcomes",
+                    self.slots,
+                ),
+                {"run_id": self.run_id},
+            ).fetchmany(3)
         finally:
-            con.execute("drop table if exists _render_decisions")
             con.unregister("_render_outcomes")
+        if wrong:  # the caller rolls back the transaction, the rows inserted too
+            examples = "; ".join(
+                f"{customer}: rendered {shown!r}, audit fired {fired!r}"
+                for customer, shown, fired in wrong
+            )
+            raise AuditMismatchError(
+                "the decision audit disagrees with the blocks rendered "
+                f"({examples}): a block condition means something else in "
+                "SQL than in Python (renderer.conditions); nothing was written"
+            )
         self.rows += inserted
         self.batches = []
         self.buffered = 0

@@ -18,7 +18,7 @@ cross-checks the two: the blocks fired in the audit must be the blocks rendered.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 
@@ -108,8 +108,7 @@ def decision_audit_sql(
     holdout_share: float,
 ) -> str:
     """A query giving the decision-audit rows of every outcome, with the columns
-    of :data:`renderer.pipeline.AUDIT_COLUMNS` plus ``decision`` (the block's
-    place in the catalog, -1 for the guard's and the holdout's rows).
+    of :data:`renderer.pipeline.AUDIT_COLUMNS`.
 
     Parameters
     ----------
@@ -146,17 +145,17 @@ def decision_audit_sql(
         f"select customer_id, {constant}, null as variant, "
         f"{_text(GUARD_BLOCK_ID)} as block_id, null as slot, false as fired, "
         f"{_text(GUARD_RULE)} as rule, {_values_json(seen, types, read)} as "
-        f"values_seen, outcome_reason as reason, {version}, -1 as decision "
+        f"values_seen, outcome_reason as reason, {version} "
         "from recipients where outcome_reason is not null",
         f"select customer_id, {constant}, outcome_variant, "
         f"{_text(HOLDOUT_BLOCK_ID)}, null, true, {_text(holdout_rule(holdout_share))}, "
-        f"'{{}}', {_text(HOLDOUT_REASON)}, {version}, -1 from recipients "
+        f"'{{}}', {_text(HOLDOUT_REASON)}, {version} from recipients "
         f"where outcome_reason is null and outcome_variant = {_text('holdout')}",
     ]
     rendered = f"outcome_reason is null and outcome_variant <> {_text('holdout')}"
     earlier: dict[str, list[str]] = {}
     read_columns = set(seen)
-    for position, block in enumerate(catalog.blocks):
+    for block in catalog.blocks:
         try:
             fired = "true" if block.fallback else block.condition.sql(kinds, read)
         except ValueError as error:
@@ -170,7 +169,7 @@ def decision_audit_sql(
         selects.append(
             f"select customer_id, {constant}, outcome_variant, "
             f"{_text(block.id)}, {_text(block.slot)}, {fired}, {_text(block.rule)}, "
-            f"{values}, null, {version}, {position} from recipients "
+            f"{values}, null, {version} from recipients "
             f"where {' and '.join(tried)}"
         )
     mart_columns = sorted(read_columns - set(CONTEXT_COLUMNS) - {"customer_id"})
@@ -184,15 +183,19 @@ def decision_audit_sql(
     )
 
 
-def mismatched_blocks_sql(decisions: str, outcomes: str) -> str:
-    """A query giving the rendered recipients whose fired blocks in the audit
-    (``decisions``, from :func:`decision_audit_sql`) are not the blocks their
-    email shows, with both lists; none when the two agree."""
+def mismatched_blocks_sql(audit: str, outcomes: str, slots: Sequence[str]) -> str:
+    """A query giving the rendered recipients whose fired blocks in ``audit`` (a
+    relation of decision-audit rows) are not the blocks their email shows, with
+    both lists (in the order of ``slots``); none when the two agree."""
+    order = "list_position([" + ", ".join(map(_text, slots)) + "], slot)"
     return f"""
         with fired as (
-            select customer_id, string_agg(block_id, ',' order by decision) as blocks
-            from {decisions}
-            where fired and decision >= 0
+            select customer_id, string_agg(block_id, ',' order by {order}) as blocks
+            from {audit}
+            where
+                fired
+                and slot is not null
+                and customer_id in (select customer_id from {outcomes})
             group by customer_id
         )
         select outcome.customer_id, outcome.blocks, fired.blocks
