@@ -352,11 +352,7 @@ def preview_customer(
         "order by pick_rank",
         customer_id,
     )
-    mart_types = {
-        name: kind
-        for name, kind, *_ in con.execute(f"describe {RECIPIENTS}").fetchall()
-    }
-    known = list(mart_types)
+    known = [row[0] for row in con.execute(f"describe {RECIPIENTS}").fetchall()]
     renderer = Renderer(catalog=load_catalog(known_columns=known))
     return preview(recipients[0], picks, campaign_for(as_of), renderer=renderer)
 

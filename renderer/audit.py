@@ -11,14 +11,14 @@ a row with the rule and the values it saw.
 
 The rows are those :func:`renderer.pipeline.render_campaign` audits in Python
 (tested equal, values text included), at a fraction of the cost: building them per
-recipient in Python took about a fifth of rendering. :func:`mismatched_blocks`
+recipient in Python took about a fifth of rendering. :func:`mismatched_blocks_sql`
 cross-checks the two: the blocks fired in the audit must be the blocks rendered.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -85,7 +85,9 @@ def _json_value(sql: str, warehouse_type: str) -> str:
     return f"coalesce({text}, 'null')"
 
 
-def _values_json(columns: list[str], types: Mapping[str, str], read: object) -> str:
+def _values_json(
+    columns: list[str], types: Mapping[str, str], read: Callable[[str], str]
+) -> str:
     """SQL of the JSON object of ``columns`` (keys sorted, as the audit writes)."""
     if not columns:
         return "'{}'"
@@ -93,7 +95,7 @@ def _values_json(columns: list[str], types: Mapping[str, str], read: object) -> 
     for index, name in enumerate(sorted(columns)):
         key = ("{" if index == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":"
         parts.append(_text(key))
-        parts.append(_json_value(read(name), types[name]))  # type: ignore[operator]
+        parts.append(_json_value(read(name), types[name]))
     return " || ".join([*parts, "'}'"])
 
 
