@@ -20,7 +20,7 @@ import pyarrow as pa
 from mailroom.privacy import ErasedIdentifiers
 from mailroom.recipients import RECIPIENTS, esp_sent_events, iter_recipient_batches
 from renderer.audit import OUTCOME_SCHEMA, decision_audit_sql, mismatched_blocks_sql
-from renderer.catalog import load_catalog
+from renderer.catalog import Catalog, load_catalog
 from renderer.config import SendConfig
 from renderer.export.state import SyncState, acknowledged_sends
 from renderer.export.sync import STATE_FILE
@@ -35,8 +35,8 @@ from renderer.parallel import (
     RenderSpec,
     render_chunks,
 )
-from renderer.pipeline import AUDIT_COLUMNS, split_holdout
-from renderer.render import Campaign, Renderer
+from renderer.pipeline import AUDIT_COLUMNS, GUARD_COLUMNS, split_holdout
+from renderer.render import Campaign, Renderer, recipient_columns
 
 AUDIT_TABLE = "emails.decision_audit"
 # Recipients whose audit is built in one statement.
@@ -169,8 +169,11 @@ def render_to_outbox(
         compression=config.outbox_compression,
     )
     audience = con.execute("select count(*) from marts.personalization").fetchone()[0]
+    # loaded here for the columns to read and the audit (the workers load their own)
+    catalog = load_catalog(spec.catalog_path, known_columns=spec.known_columns)
+    read = recipient_columns(catalog) | {"email", *GUARD_COLUMNS}
     chunks = render_chunks(
-        iter_recipient_batches(con),
+        iter_recipient_batches(con, columns=[name for name in known if name in read]),
         guard,
         spec,
         processes=render_processes(config, audience),
@@ -178,7 +181,7 @@ def render_to_outbox(
     con.begin()
     try:
         _prepare_audit(con, campaign.campaign_id)
-        audit = _AuditWriter(con, run_id, as_of, spec, mart_types)
+        audit = _AuditWriter(con, run_id, as_of, spec, catalog, mart_types)
         report.manifest = write_outbox_chunks(
             _counted(chunks, report, audit),
             outbox,
@@ -257,6 +260,7 @@ class _AuditWriter:
         run_id: str,
         as_of: dt.date,
         spec: RenderSpec,
+        catalog: Catalog,
         mart_types: dict[str, str],
     ) -> None:
         self.con, self.run_id, self.as_of = con, run_id, as_of
@@ -264,7 +268,6 @@ class _AuditWriter:
         self.buffered = 0
         self.rows = 0
         _, share = split_holdout(spec.arms)
-        catalog = load_catalog(spec.catalog_path, known_columns=spec.known_columns)
         self.slots = catalog.slots
         self.query = decision_audit_sql(
             catalog,

@@ -32,7 +32,7 @@ from jinja2 import (
 )
 from jinja2.sandbox import SandboxedEnvironment
 
-from renderer.catalog import Block, Catalog, Decision
+from renderer.catalog import CONTEXT_COLUMNS, Block, Catalog, Decision
 from renderer.compile import compile_catalog
 from renderer.links import cached_safe_url, safe_url, tag_recipient_url, tracking_id
 from renderer.segment_copy import (
@@ -56,8 +56,10 @@ CATALOG_TEXT_TEMPLATE = "catalog.txt.j2"
 # Picks exposed as merge variables (MR_P1_NAME ... MR_P3_IMG).
 MERGE_VAR_PICKS = 3
 
-# Keys of a marts.personalization row that rendering reads.
+# Keys of a marts.personalization row that rendering needs.
 RECIPIENT_KEYS = ("customer_id", "email", "first_name", "rfm_segment")
+# Keys it reads when present (merge variables).
+OPTIONAL_RECIPIENT_KEYS = ("last_name",)
 # Keys of a marts.personalization_product_picks row that rendering reads.
 PICK_KEYS = (
     "pick_rank",
@@ -863,6 +865,14 @@ def _tidy_text(text: str) -> str:
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")
     return text.strip() + "\n"
+
+
+def recipient_columns(catalog: Catalog) -> frozenset[str]:
+    """Every column of a recipient row that rendering with ``catalog`` reads: the
+    keys above and what the catalog's conditions, templates, links and images
+    read (its context columns are filled in per recipient)."""
+    read = {*RECIPIENT_KEYS, *OPTIONAL_RECIPIENT_KEYS, *catalog.template_columns}
+    return frozenset(read - set(CONTEXT_COLUMNS))
 
 
 @functools.cache
