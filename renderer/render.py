@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +46,13 @@ from renderer.segment_copy import (
     SegmentCopy,
 )
 from renderer.skeleton import Skeletons
-from renderer.text import clean_line, format_price, quantize_money, to_decimal
+from renderer.text import (
+    clean_line,
+    format_price,
+    quantize_money,
+    tidy_text,
+    to_decimal,
+)
 
 HTML_TEMPLATE = "email.html.j2"
 TEXT_TEMPLATE = "email.txt.j2"
@@ -73,8 +78,6 @@ PICK_KEYS = (
 
 # A first name longer than this is left out of the subject line (still greeted).
 MAX_SUBJECT_NAME_LENGTH = 40
-
-_TRAILING_SPACE = re.compile(r"[ \t]+\n")
 
 
 class MissingFieldError(KeyError):
@@ -258,7 +261,10 @@ class Renderer:
             self._text = self.environment.get_template(CATALOG_TEXT_TEMPLATE)
             self._html_pieces = _PieceEncoder(self._html)
             self._skeletons = (
-                Skeletons([(self._html, compiled.html), (self._text, compiled.text)])
+                Skeletons(
+                    [(self._html, compiled.html), (self._text, compiled.text)],
+                    tidy=(False, True),
+                )
                 if skeletons
                 else None
             )
@@ -361,7 +367,7 @@ class Renderer:
         preheader = clean_line(copy.preheader)
         context = {"subject": subject, "preheader": preheader, "blocks": blocks}
         html = self._html.render(context)
-        text = _tidy_text(self._text.render(context))
+        text = tidy_text(self._text.render(context))
         digest = hashlib.sha256()
         for part in (subject, html, text):
             digest.update(part.encode("utf-8"))
@@ -573,7 +579,8 @@ class Renderer:
         else:
             html = html_output
             html_utf8 = html.encode("utf-8")
-        text = _tidy_text(text if text is not None else self._text.render(context))
+        if text is None:
+            text = tidy_text(self._text.render(context))
         digest = hashlib.sha256(subject.encode("utf-8"))
         digest.update(b"\x00")
         digest.update(html_utf8)
@@ -854,17 +861,6 @@ def _product_parts(
         cached_safe_url(product_url, base_url=shop_url),
         cached_safe_url(image_url),
     )
-
-
-def _tidy_text(text: str) -> str:
-    """Strip trailing spaces, keep at most one blank line in a row, end with one LF."""
-    if " \n" in text or "\t\n" in text:  # a substring test is far cheaper
-        text = _TRAILING_SPACE.sub("\n", text)
-    # No line ends in spaces now, so a run of blank lines is a run of LFs. Each
-    # pass shortens every run of three or more; replace is faster than a regex.
-    while "\n\n\n" in text:
-        text = text.replace("\n\n\n", "\n\n")
-    return text.strip() + "\n"
 
 
 def recipient_columns(catalog: Catalog) -> frozenset[str]:

@@ -31,6 +31,8 @@ import orjson
 from jinja2 import Template, nodes
 from markupsafe import escape
 
+from renderer.text import is_plain_line, tidy_pieces, tidy_text
+
 log = logging.getLogger(__name__)
 
 # Shapes kept; recipients of further shapes are rendered by Jinja.
@@ -309,19 +311,22 @@ def _walker(use: _Use) -> Callable[[Any, list, list], None]:
 
 class _Skeleton(NamedTuple):
     """A shape's output: static text (also as UTF-8 and JSON string bodies)
-    alternating with slot numbers: ``texts[0] slot[0] texts[1] ... texts[-1]``."""
+    alternating with slot numbers: ``texts[0] slot[0] texts[1] ... texts[-1]``;
+    ``tidied`` holds the texts as :func:`renderer.text.tidy_pieces` gives them,
+    for templates whose output is tidied."""
 
     texts: tuple[str, ...]
     utf8: tuple[bytes, ...]
     json: tuple[bytes, ...]
     slots: tuple[int, ...]
+    tidied: tuple[str, ...] | None = None
 
 
 def _json_body(text: str) -> bytes:
     return orjson.dumps(text)[1:-1]
 
 
-def _split(output: str) -> _Skeleton:
+def _split(output: str, tidy: bool = False) -> _Skeleton:
     parts = _SENTINEL.split(output)
     texts = tuple(parts[0::2])
     return _Skeleton(
@@ -329,6 +334,7 @@ def _split(output: str) -> _Skeleton:
         tuple(text.encode("utf-8") for text in texts),
         tuple(_json_body(text) for text in texts),
         tuple(int(number) for number in parts[1::2]),
+        tidy_pieces(texts) if tidy else None,
     )
 
 
@@ -341,17 +347,30 @@ class Skeletons:
     templates
         ``(template, source)`` pairs, e.g. an email's HTML and text templates; the
         sources are parsed once here to learn what the templates read.
+    tidy
+        Per template, whether its output is given through
+        :func:`renderer.text.tidy_text` (a plain-text part). A skeleton keeps its
+        static text tidied too, so that a recipient whose values are plain lines
+        costs no tidying.
 
     Notes
     -----
-    :meth:`render` gives exactly what each ``template.render(context)`` gives, or
-    ``None`` when the caller should render with Jinja: for templates the analysis
-    cannot follow, for shapes beyond :data:`MAX_SHAPES`, and for good once a
-    skeleton was found to differ from Jinja's output.
+    :meth:`render` gives exactly what each ``template.render(context)`` gives
+    (tidied where asked), or ``None`` when the caller should render with Jinja:
+    for templates the analysis cannot follow, for shapes beyond
+    :data:`MAX_SHAPES`, and for good once a skeleton was found to differ from
+    Jinja's output.
     """
 
-    def __init__(self, templates: Sequence[tuple[Template, str]]) -> None:
+    def __init__(
+        self,
+        templates: Sequence[tuple[Template, str]],
+        tidy: Sequence[bool] | None = None,
+    ) -> None:
         self.templates = [template for template, _ in templates]
+        self._tidy = tuple(tidy) if tidy is not None else (False,) * len(templates)
+        if len(self._tidy) != len(self.templates):
+            raise ValueError("tidy needs one flag per template")
         self._to_text: list[Callable[[Any], str]] = []
         for template in self.templates:
             autoescape = template.environment.autoescape
@@ -414,6 +433,12 @@ class Skeletons:
         for skeleton, to_text, as_bytes, encodings in zip(
             skeletons, self._to_text, encoded, self._encodings, strict=True
         ):
+            if skeleton.tidied is not None:
+                text = _fill_tidied(skeleton, slots, to_text)
+                outputs.append(
+                    (text.encode("utf-8"), _json_body(text)) if as_bytes else text
+                )
+                continue
             if not as_bytes:
                 outputs.append(_fill(skeleton, slots, to_text))
                 continue
@@ -451,15 +476,26 @@ class Skeletons:
         shaped = _shape(context, use, key, shaped_slots)
         same = tuple(key) == frozen and len(shaped_slots) == len(slots)
         same = same and all(a is b for a, b in zip(shaped_slots, slots, strict=True))
-        skeletons = tuple(_split(each.render(shaped)) for each in self.templates)
+        skeletons = tuple(
+            _split(each.render(shaped), tidy)
+            for each, tidy in zip(self.templates, self._tidy, strict=True)
+        )
         for skeleton, template, to_text in zip(
             skeletons, self.templates, self._to_text, strict=True
         ):
             try:
                 filled = _fill(skeleton, slots, to_text) if same else None
+                tidied = (
+                    _fill_tidied(skeleton, slots, to_text)
+                    if same and skeleton.tidied is not None
+                    else None
+                )
             except IndexError:  # a sentinel-like value in the data named no slot
-                filled = None
-            if filled != template.render(context):
+                filled = tidied = None
+            expected = template.render(context)
+            if filled != expected or (
+                skeleton.tidied is not None and tidied != tidy_text(expected)
+            ):
                 log.warning(
                     "%s: a skeleton differs from Jinja's output; rendering "
                     "without skeletons from now on",
@@ -477,5 +513,22 @@ def _fill(skeleton: _Skeleton, slots: list, to_text: Callable[[Any], str]) -> st
     pieces = [texts[0]]
     for index, slot in enumerate(skeleton.slots, 1):
         pieces.append(to_text(slots[slot]))
+        pieces.append(texts[index])
+    return "".join(pieces)
+
+
+def _fill_tidied(
+    skeleton: _Skeleton, slots: list, to_text: Callable[[Any], str]
+) -> str:
+    """:func:`renderer.text.tidy_text` of the filled skeleton: its tidied texts
+    joined with the values when every value is a plain line, else the long way."""
+    values = [to_text(slots[slot]) for slot in skeleton.slots]
+    if not all(map(is_plain_line, values)):
+        return tidy_text(_fill(skeleton, slots, to_text))
+    texts = skeleton.tidied
+    assert texts is not None
+    pieces = [texts[0]]
+    for index, value in enumerate(values, 1):
+        pieces.append(value)
         pieces.append(texts[index])
     return "".join(pieces)

@@ -29,6 +29,7 @@ ZERO_DECIMAL_CURRENCIES = frozenset({"CLP", "ISK", "JPY", "KRW", "VND"})
 
 _CENTS = Decimal("0.01")
 _UNITS = Decimal("1")
+_TRAILING_SPACE = re.compile(r"[ \t]+\n")
 
 
 def clean_line(value: object) -> str:
@@ -110,3 +111,35 @@ def format_price(amount: Decimal | float | int | None, currency: str | None) -> 
     if number.startswith("-"):
         return f"-{symbol}{number[1:]}"
     return f"{symbol}{number}"
+
+
+def _tidy_lines(text: str) -> str:
+    if " \n" in text or "\t\n" in text:  # a substring test is far cheaper
+        text = _TRAILING_SPACE.sub("\n", text)
+    # No line ends in spaces now, so a run of blank lines is a run of LFs. Each
+    # pass shortens every run of three or more; replace is faster than a regex.
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text
+
+
+def tidy_text(text: str) -> str:
+    """Strip trailing spaces, keep at most one blank line in a row, end with one LF."""
+    return _tidy_lines(text).strip() + "\n"
+
+
+def is_plain_line(text: str) -> bool:
+    """Whether ``text`` is one line, not empty, without whitespace at either end:
+    such a value cannot join or start a blank line or a run of spaces."""
+    return bool(text) and "\n" not in text and text.strip() == text
+
+
+def tidy_pieces(pieces: tuple[str, ...]) -> tuple[str, ...]:
+    """The pieces of a text, tidied so that joining them with plain lines
+    (:func:`is_plain_line`) in between gives what :func:`tidy_text` gives for the
+    pieces joined with the same lines (tested): every run the tidying touches lies
+    within one piece, and the ends of the text are the ends of the outer pieces."""
+    tidied = [_tidy_lines(piece) for piece in pieces]
+    tidied[0] = tidied[0].lstrip()
+    tidied[-1] = tidied[-1].rstrip() + "\n"
+    return tuple(tidied)

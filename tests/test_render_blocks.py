@@ -18,7 +18,8 @@ from renderer.catalog import MART_COLUMNS, load_catalog
 from renderer.compile import TemplateCompileError, compile_mjml
 from renderer.links import tracking_id
 from renderer.preview import preview
-from renderer.render import Campaign, Renderer, _pick_parts, _tidy_text
+from renderer.render import Campaign, Renderer, _pick_parts
+from renderer.text import is_plain_line, tidy_pieces, tidy_text
 
 CAMPAIGN = Campaign(campaign_id="spring-24", name="Spring running")
 URL_IN_TEXT = re.compile(r"https?://\S+")
@@ -342,6 +343,22 @@ def test_each_price_keeps_its_own_form_whatever_was_shown_before() -> None:
 @given(st.text(alphabet=" \t\n\r€ab", max_size=40))
 @example("a\n\n\n\n\nb \n \n\n\t\n\nc\n\n\n\n")
 def test_plain_text_has_no_trailing_spaces_or_runs_of_blank_lines(text: str) -> None:
-    tidy = _tidy_text(text)
+    tidy = tidy_text(text)
     expected = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", text))
     assert tidy == expected.strip() + "\n"
+
+
+@given(
+    pieces=st.lists(st.text(alphabet=" \t\n\r\x1f€ab", max_size=12), min_size=1),
+    values=st.lists(st.text(alphabet=" \t\n\x1fab€", min_size=1, max_size=4)),
+)
+def test_tidied_pieces_joined_with_plain_lines_are_the_tidied_text(
+    pieces: list[str], values: list[str]
+) -> None:
+    values = [value for value in values if is_plain_line(value)][: len(pieces) - 1]
+    pieces = pieces[: len(values) + 1]
+    joined = "".join(p + v for p, v in zip(pieces, [*values, ""], strict=True))
+    tidied = tidy_pieces(tuple(pieces))
+    assert "".join(
+        p + v for p, v in zip(tidied, [*values, ""], strict=True)
+    ) == tidy_text(joined)
