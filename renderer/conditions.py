@@ -6,8 +6,12 @@ Marketers write conditions over personalization-mart columns, for instance::
     not is_vip and days_since_last_order >= 90
     first_name is not null and (r_score >= 4 or f_score >= 4)
 
-The text is tokenised and parsed here into a small tree, then compiled into plain
-Python closures; nothing is ever passed to ``eval``. The grammar, loosest first::
+The text is tokenised and parsed here into a small tree, which is compiled into a
+Python function (generated from the tree: column names enter it quoted, literals
+as constants; the text itself is never evaluated) and into SQL
+(:meth:`Condition.sql`, for the decision audit built in the warehouse).
+
+The grammar, loosest first::
 
     expr       := and_expr ("or" and_expr)*
     and_expr   := not_expr ("and" not_expr)*
@@ -26,6 +30,7 @@ column is true when its value is truthy (``is_vip``). ``=`` is accepted for ``==
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -257,64 +262,46 @@ class _Parser:
 
 
 def _predicate(node: Node) -> Predicate:
-    """The tree compiled into a closure over a row."""
+    """The tree compiled into a Python function of a row (see :func:`_source`)."""
+    constants: dict[str, object] = {}
+    body = _source(node, constants)
+    namespace = {**condition_helpers(), **constants}
+    code = f"def predicate(row):\n    get = row.get\n    return {body}\n"
+    exec(compile(code, "<condition>", "exec"), namespace)
+    return namespace["predicate"]  # type: ignore[return-value]
+
+
+def _source(node: Node, constants: dict[str, object]) -> str:
+    """Python source of a boolean expression for the tree, reading the row's
+    columns through ``get`` and its literals from ``constants`` (filled here, by
+    name). Only the tree is turned into code: column names and literals enter it
+    as ``repr`` of a name matched by the tokeniser and as constants."""
+
+    def operand(item: Operand) -> str:
+        if item[0] == "column":
+            return f"get({item[1]!r})"
+        name = f"_k{len(constants)}"
+        constants[name] = item[1]
+        return name
+
     kind = node[0]
     if kind in ("or", "and"):
-        parts = [_predicate(part) for part in node[1]]
-        if len(parts) == 2:  # the common case, without a generator per row
-            first, second = parts
-            if kind == "or":
-                return lambda row: first(row) or second(row)
-            return lambda row: first(row) and second(row)
-        if kind == "or":
-            return lambda row: any(part(row) for part in parts)
-        return lambda row: all(part(row) for part in parts)
+        return (
+            "(" + f" {kind} ".join(_source(part, constants) for part in node[1]) + ")"
+        )
     if kind == "not":
-        inner = _predicate(node[1])
-        return lambda row: not inner(row)
+        return f"(not {_source(node[1], constants)})"
     if kind == "compare":
-        return _compare(node[1], _getter(node[2]), _getter(node[3]))
+        helper = _COMPARE_HELPERS[node[1]]
+        return f"{helper}({operand(node[2])}, {operand(node[3])})"
     if kind == "in":
-        return _membership(_getter(node[1]), node[2], node[3])
-    operand = _getter(node[1])
+        members = node[2]
+        found = operand(("value", frozenset(members)))
+        listed = operand(("value", members))
+        return f"_member({operand(node[1])}, {found}, {listed}, {node[3]})"
     if kind == "is null":
-        if node[2]:
-            return lambda row: operand(row) is not None
-        return lambda row: operand(row) is None
-    return lambda row: bool(operand(row))
-
-
-def _getter(operand: Operand) -> Callable[[Row], Any]:
-    kind, value = operand
-    if kind == "column":
-        return lambda row: row.get(value)
-    return lambda row: value
-
-
-def _compare(
-    operator: str, left: Callable[[Row], Any], right: Callable[[Row], Any]
-) -> Predicate:
-    if operator == "==":
-        return lambda row: _equal(left(row), right(row))
-    if operator == "!=":
-        return lambda row: _not_equal(left(row), right(row))
-
-    def ordered(row: Row) -> bool:
-        a, b = left(row), right(row)
-        if a is None or b is None or isinstance(a, bool) or isinstance(b, bool):
-            return False
-        try:
-            if operator == "<":
-                return bool(a < b)
-            if operator == "<=":
-                return bool(a <= b)
-            if operator == ">":
-                return bool(a > b)
-            return bool(a >= b)
-        except TypeError:  # e.g. a string compared with a number
-            return False
-
-    return ordered
+        return f"({operand(node[1])} is {'not ' if node[2] else ''}None)"
+    return f"bool({operand(node[1])})"
 
 
 def _equal(a: object, b: object) -> bool:
@@ -329,22 +316,59 @@ def _not_equal(a: object, b: object) -> bool:
     return bool(a != b)
 
 
-def _membership(
-    left: Callable[[Row], Any], members: tuple[object, ...], negate: bool
-) -> Predicate:
-    hashable = frozenset(members)
-
-    def check(row: Row) -> bool:
-        value = left(row)
-        if value is None:
+def _ordering(compare: Callable[[Any, Any], Any]) -> Callable[[Any, Any], bool]:
+    def ordered(a: Any, b: Any) -> bool:
+        if a is None or b is None or isinstance(a, bool) or isinstance(b, bool):
             return False
         try:
-            found = value in hashable
-        except TypeError:  # unhashable value
-            found = value in members
-        return found != negate
+            return bool(compare(a, b))
+        except TypeError:  # e.g. a string compared with a number
+            return False
 
-    return check
+    return ordered
+
+
+def _member(
+    value: object,
+    hashable: frozenset[object],
+    members: tuple[object, ...],
+    negate: bool,
+) -> bool:
+    if value is None:
+        return False
+    try:
+        found = value in hashable
+    except TypeError:  # unhashable value
+        found = value in members
+    return found != negate
+
+
+_HELPERS: dict[str, object] = {
+    "_equal": _equal,
+    "_not_equal": _not_equal,
+    "_less": _ordering(operator.lt),
+    "_less_equal": _ordering(operator.le),
+    "_greater": _ordering(operator.gt),
+    "_greater_equal": _ordering(operator.ge),
+    "_member": _member,
+    "__builtins__": {"bool": bool},
+}
+
+
+def condition_helpers() -> dict[str, object]:
+    """The names the sources of :meth:`Condition.source` call (and builtins
+    limited to ``bool``), for a namespace to compile them in."""
+    return dict(_HELPERS)
+
+
+_COMPARE_HELPERS = {
+    "==": "_equal",
+    "!=": "_not_equal",
+    "<": "_less",
+    "<=": "_less_equal",
+    ">": "_greater",
+    ">=": "_greater_equal",
+}
 
 
 @dataclass(frozen=True)
@@ -377,6 +401,13 @@ class Condition:
     def values(self, row: Row) -> dict[str, Any]:
         """The values of :attr:`columns` in ``row``, as the condition saw them."""
         return {column: row.get(column) for column in self.columns}
+
+    def source(self, constants: dict[str, object]) -> str:
+        """The condition as a Python expression over a row's ``get``, its
+        literals added to ``constants`` by name, with the meaning of
+        :attr:`predicate` (which is compiled from it), for callers that compile
+        several conditions into one function (:meth:`Catalog.choose`)."""
+        return _source(self.tree, constants)
 
     def sql(
         self, kinds: Mapping[str, str], column: Callable[[str], str] | None = None

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from renderer.catalog import (
     DEFAULT_CATALOG_DIR,
@@ -206,3 +208,32 @@ def test_subject_placeholders_are_checked(catalog_dir: Path) -> None:
     )
     with pytest.raises(CatalogError, match="may only use the placeholder"):
         load_catalog(catalog_dir)
+
+
+BROWSE_COLUMNS = tuple(column.replace("cart", "browse") for column in CART_COLUMNS)
+EVERY_BLOCK = load_catalog(
+    known_columns=(*MART_COLUMNS, *CART_COLUMNS, *BROWSE_COLUMNS)
+)
+maybe_text = st.one_of(st.none(), st.sampled_from(["", "p-1", "Shell"]))
+
+
+@given(
+    changes=st.fixed_dictionaries(
+        {
+            "rfm_segment": st.sampled_from(
+                [None, "champions", "at_risk", "new_customers", "no_orders", "x"]
+            ),
+            "lifetime_orders": st.one_of(st.none(), st.integers(0, 3)),
+            "lifetime_revenue": st.one_of(st.none(), st.decimals(0, 2000, places=2)),
+            "days_since_last_order": st.one_of(st.none(), st.integers(0, 400)),
+            "is_vip": st.one_of(st.none(), st.booleans()),
+            "pick_count": st.integers(0, 3),
+            **{column: maybe_text for column in (*CART_COLUMNS, *BROWSE_COLUMNS)},
+        }
+    )
+)
+def test_choosing_blocks_in_one_compiled_function_agrees_with_selecting_them(
+    changes: dict[str, Any],
+) -> None:
+    chosen, _ = EVERY_BLOCK.select(row(**changes))
+    assert EVERY_BLOCK.choose(row(**changes)) == chosen
