@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from mailroom.privacy import ErasedIdentifiers
-from mailroom.recipients import RECIPIENTS, esp_sent_events, iter_recipient_batches
+from mailroom.recipients import RECIPIENTS, esp_sent_events, iter_recipient_tables
 from renderer.audit import OUTCOME_SCHEMA, decision_audit_sql, mismatched_blocks_sql
 from renderer.catalog import Catalog, load_catalog
 from renderer.config import SendConfig
@@ -173,7 +173,7 @@ def render_to_outbox(
     catalog = load_catalog(spec.catalog_path, known_columns=spec.known_columns)
     read = recipient_columns(catalog) | {"email", *GUARD_COLUMNS}
     chunks = render_chunks(
-        iter_recipient_batches(con, columns=[name for name in known if name in read]),
+        iter_recipient_tables(con, columns=[name for name in known if name in read]),
         guard,
         spec,
         processes=render_processes(config, audience),

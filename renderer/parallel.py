@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from renderer.audit import OUTCOME_SCHEMA
 from renderer.catalog import load_catalog
@@ -43,13 +44,22 @@ from renderer.outbox import (
     payload_line_with_html,
     segment_key,
 )
-from renderer.pipeline import render_campaign
-from renderer.render import Campaign, Renderer
+from renderer.pipeline import GUARD_COLUMNS, render_campaign
+from renderer.render import Campaign, Renderer, group_picks
 
 # Recipients per chunk: about 20 MB of JSONL, enough to amortise the hand-over.
 CHUNK_SIZE = 1_000
 # Chunks in flight per worker: keeps workers busy while the parent writes.
 IN_FLIGHT_PER_WORKER = 2
+# What the send guard reads of a recipient row (each when the mart has it).
+GUARD_READS = ("email", *GUARD_COLUMNS)
+# Recipients and their picks: rows and picks by customer id (as
+# :func:`renderer.pipeline.render_campaign` takes them), or two Arrow tables in
+# customer id order (the picks by rank within a customer).
+RecipientBatch = (
+    tuple[list[dict[str, Any]], Mapping[str, list[dict[str, Any]]]]
+    | tuple[pa.Table, pa.Table]
+)
 
 
 @dataclass(frozen=True)
@@ -124,12 +134,14 @@ def _build_renderer(spec: RenderSpec) -> Renderer:
 def render_chunk(
     spec: RenderSpec,
     renderer: Renderer,
-    recipients: list[dict[str, Any]],
+    recipients: list[dict[str, Any]] | pa.Buffer,
     reasons: Sequence[str | None],
-    picks_by_customer: Mapping[str, list[dict[str, Any]]],
+    picks_by_customer: Mapping[str, list[dict[str, Any]]] | pa.Buffer,
 ) -> RenderedChunk:
-    """Render and serialise one chunk, given the guard's verdict per recipient."""
+    """Render and serialise one chunk, given the guard's verdict per recipient
+    (recipients and picks as rows, or as the Arrow IPC streams of their tables)."""
     began = time.process_time()
+    recipients, picks_by_customer = _rows(recipients, picks_by_customer)
     chunk = RenderedChunk(pid=os.getpid())
     lines: list[bytes] = []
     records: list[list[str]] = []
@@ -198,22 +210,58 @@ def _init_worker(spec: RenderSpec) -> None:
 
 
 def _render_in_worker(
-    recipients: list[dict[str, Any]],
+    recipients: list[dict[str, Any]] | pa.Buffer,
     reasons: list[str | None],
-    picks_by_customer: dict[str, list[dict[str, Any]]],
+    picks: dict[str, list[dict[str, Any]]] | pa.Buffer,
 ) -> RenderedChunk:
     assert _WORKER is not None, "worker not initialised"
     spec, renderer = _WORKER
-    return render_chunk(spec, renderer, recipients, reasons, picks_by_customer)
+    return render_chunk(spec, renderer, recipients, reasons, picks)
+
+
+# A chunk as it travels: recipients and picks as rows, or as Arrow IPC streams.
+_Chunk = tuple[
+    list[dict[str, Any]] | pa.Buffer,
+    list[str | None],
+    dict[str, list[dict[str, Any]]] | pa.Buffer,
+]
+
+
+def _rows(
+    recipients: list[dict[str, Any]] | pa.Buffer,
+    picks: Mapping[str, list[dict[str, Any]]] | pa.Buffer,
+) -> tuple[list[dict[str, Any]], Mapping[str, list[dict[str, Any]]]]:
+    """A chunk's recipients and picks by customer as Python rows."""
+    if isinstance(recipients, pa.Buffer):
+        recipients = pa.ipc.open_stream(recipients).read_all().to_pylist()
+    if isinstance(picks, pa.Buffer):
+        picks = group_picks(pa.ipc.open_stream(picks).read_all().to_pylist())
+    return recipients, picks
+
+
+def _ipc(table: pa.Table) -> pa.Buffer:
+    """``table`` as an Arrow IPC stream: only its rows, where pickling a slice of
+    a table would carry all of the table's buffers."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
 
 
 def _guarded_chunks(
-    batches: Iterable[tuple[list[dict[str, Any]], Mapping[str, list[dict]]]],
-    guard: SendGuard,
-    chunk_size: int,
-) -> Iterator[tuple[list[dict], list[str | None], dict[str, list[dict]]]]:
-    """Split batches into chunks, with the guard's verdicts taken in input order."""
+    batches: Iterable[RecipientBatch], guard: SendGuard, chunk_size: int
+) -> Iterator[_Chunk]:
+    """Split batches into chunks, with the guard's verdicts taken in input order.
+
+    Batches of Arrow tables travel as Arrow: the guard reads its few columns
+    here, and the rows are made in the process that renders them.
+    """
     for recipients, picks in batches:
+        if isinstance(recipients, pa.Table):
+            assert isinstance(picks, pa.Table)
+            yield from _guarded_table_chunks(recipients, picks, guard, chunk_size)
+            continue
+        assert not isinstance(picks, pa.Table)
         for start in range(0, len(recipients), chunk_size):
             part = recipients[start : start + chunk_size]
             reasons = [guard.check(recipient) for recipient in part]
@@ -225,8 +273,25 @@ def _guarded_chunks(
             yield part, reasons, part_picks
 
 
+def _guarded_table_chunks(
+    recipients: pa.Table, picks: pa.Table, guard: SendGuard, chunk_size: int
+) -> Iterator[_Chunk]:
+    # what the guard reads of a row, when the mart has it
+    read = [name for name in GUARD_READS if name in recipients.column_names]
+    for start in range(0, recipients.num_rows, chunk_size):
+        part = recipients.slice(start, chunk_size)
+        reasons = [guard.check(row) for row in part.select(read).to_pylist()]
+        ids = part.column("customer_id")
+        # picks come in customer order, so a chunk's are those in its id range
+        mine = pc.and_(
+            pc.greater_equal(picks.column("customer_id"), ids[0]),
+            pc.less_equal(picks.column("customer_id"), ids[-1]),
+        )
+        yield _ipc(part), reasons, _ipc(picks.filter(mine))
+
+
 def render_chunks(
-    batches: Iterable[tuple[list[dict[str, Any]], Mapping[str, list[dict]]]],
+    batches: Iterable[RecipientBatch],
     guard: SendGuard,
     spec: RenderSpec,
     *,
@@ -239,7 +304,8 @@ def render_chunks(
     ----------
     batches
         ``(recipients, picks by customer id)`` batches, as for
-        :func:`renderer.pipeline.render_campaign`.
+        :func:`renderer.pipeline.render_campaign`, or both as Arrow tables
+        (:data:`RecipientBatch`), which reach the workers as Arrow.
     guard
         The send guard; it runs here, in input order.
     spec

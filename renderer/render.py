@@ -863,6 +863,14 @@ def _product_parts(
     )
 
 
+def group_picks(picks: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Pick rows by customer id (as a string), in the order given."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for pick in picks:
+        grouped.setdefault(str(pick["customer_id"]), []).append(pick)
+    return grouped
+
+
 def recipient_columns(catalog: Catalog) -> frozenset[str]:
     """Every column of a recipient row that rendering with ``catalog`` reads: the
     keys above and what the catalog's conditions, templates, links and images
