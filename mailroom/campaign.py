@@ -18,7 +18,12 @@ import duckdb
 import pyarrow as pa
 
 from mailroom.privacy import ErasedIdentifiers
-from mailroom.recipients import RECIPIENTS, esp_sent_events, iter_recipient_tables
+from mailroom.recipients import (
+    PICKS,
+    RECIPIENTS,
+    esp_sent_events,
+    iter_recipient_tables,
+)
 from renderer.audit import OUTCOME_SCHEMA, decision_audit_sql, mismatched_blocks_sql
 from renderer.catalog import Catalog, load_catalog
 from renderer.config import SendConfig
@@ -36,7 +41,7 @@ from renderer.parallel import (
     render_chunks,
 )
 from renderer.pipeline import AUDIT_COLUMNS, GUARD_COLUMNS, split_holdout
-from renderer.render import Campaign, Renderer, recipient_columns
+from renderer.render import PICK_KEYS, Campaign, Renderer, recipient_columns
 
 AUDIT_TABLE = "emails.decision_audit"
 # Recipients whose audit is built in one statement.
@@ -172,8 +177,13 @@ def render_to_outbox(
     # loaded here for the columns to read and the audit (the workers load their own)
     catalog = load_catalog(spec.catalog_path, known_columns=spec.known_columns)
     read = recipient_columns(catalog) | {"email", *GUARD_COLUMNS}
+    pick_known = [row[0] for row in con.execute(f"describe {PICKS}").fetchall()]
     chunks = render_chunks(
-        iter_recipient_tables(con, columns=[name for name in known if name in read]),
+        iter_recipient_tables(
+            con,
+            columns=[name for name in known if name in read],
+            pick_columns=[name for name in pick_known if name in PICK_KEYS],
+        ),
         guard,
         spec,
         processes=render_processes(config, audience),

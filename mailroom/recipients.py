@@ -23,10 +23,12 @@ def iter_recipient_batches(
     con: duckdb.DuckDBPyConnection,
     batch_size: int = 50_000,
     columns: Sequence[str] | None = None,
+    pick_columns: Sequence[str] | None = None,
 ) -> Iterator[tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]]:
     """Yield (recipients, picks by customer id) a batch at a time, by customer id:
     :func:`iter_recipient_tables` as dicts."""
-    for recipients, picks in iter_recipient_tables(con, batch_size, columns):
+    batches = iter_recipient_tables(con, batch_size, columns, pick_columns)
+    for recipients, picks in batches:
         yield recipients.to_pylist(), group_picks(picks.to_pylist())
 
 
@@ -34,19 +36,18 @@ def iter_recipient_tables(
     con: duckdb.DuckDBPyConnection,
     batch_size: int = 50_000,
     columns: Sequence[str] | None = None,
+    pick_columns: Sequence[str] | None = None,
 ) -> Iterator[tuple[pa.Table, pa.Table]]:
     """Yield (recipients, their picks) as Arrow tables, a batch at a time, both in
     customer id order (picks by rank within a customer).
 
     Memory stays bounded by the batch size whatever the audience size. With
-    ``columns``, recipients hold only those (``customer_id`` always): turning rows
-    into Python objects is most of the cost of reading the mart, the more so for
-    the dates and timestamps rendering never reads.
+    ``columns`` (``pick_columns``), recipients (picks) hold only those, and
+    ``customer_id``: turning rows into Python objects is most of the cost of
+    reading the mart, the more so for the dates and timestamps rendering never
+    reads.
     """
-    selected = "*"
-    if columns is not None:
-        wanted = dict.fromkeys(["customer_id", *columns])
-        selected = ", ".join('"' + name.replace('"', '""') + '"' for name in wanted)
+    selected, picked = _select_list(columns), _select_list(pick_columns)
     last_id = ""
     while True:
         recipients = con.sql(
@@ -59,11 +60,18 @@ def iter_recipient_tables(
         ids = recipients.column("customer_id")
         first_id, last_id = ids[0].as_py(), ids[-1].as_py()
         picks = con.sql(
-            f"select * from {PICKS} where customer_id between ? and ? "
+            f"select {picked} from {PICKS} where customer_id between ? and ? "
             "order by customer_id, pick_rank",
             params=[first_id, last_id],
         ).to_arrow_table()
         yield recipients, picks
+
+
+def _select_list(columns: Sequence[str] | None) -> str:
+    if columns is None:
+        return "*"
+    wanted = dict.fromkeys(["customer_id", *columns])
+    return ", ".join('"' + name.replace('"', '""') + '"' for name in wanted)
 
 
 def emails_without_consent(
