@@ -51,15 +51,14 @@ from renderer.render import Campaign, Renderer, group_picks
 CHUNK_SIZE = 1_000
 # Chunks in flight per worker: keeps workers busy while the parent writes.
 IN_FLIGHT_PER_WORKER = 2
+Rows = list[dict[str, Any]]
+PicksByCustomer = Mapping[str, list[dict[str, Any]]]
 # What the send guard reads of a recipient row (each when the mart has it).
 GUARD_READS = ("email", *GUARD_COLUMNS)
 # Recipients and their picks: rows and picks by customer id (as
 # :func:`renderer.pipeline.render_campaign` takes them), or two Arrow tables in
 # customer id order (the picks by rank within a customer).
-RecipientBatch = (
-    tuple[list[dict[str, Any]], Mapping[str, list[dict[str, Any]]]]
-    | tuple[pa.Table, pa.Table]
-)
+RecipientBatch = tuple[Rows, PicksByCustomer] | tuple[pa.Table, pa.Table]
 
 
 @dataclass(frozen=True)
@@ -134,12 +133,12 @@ def _build_renderer(spec: RenderSpec) -> Renderer:
 def render_chunk(
     spec: RenderSpec,
     renderer: Renderer,
-    recipients: list[dict[str, Any]] | pa.Buffer,
+    recipients: Rows | pa.Table | pa.Buffer,
     reasons: Sequence[str | None],
-    picks_by_customer: Mapping[str, list[dict[str, Any]]] | pa.Buffer,
+    picks_by_customer: PicksByCustomer | pa.Table | pa.Buffer,
 ) -> RenderedChunk:
     """Render and serialise one chunk, given the guard's verdict per recipient
-    (recipients and picks as rows, or as the Arrow IPC streams of their tables)."""
+    (recipients and picks as rows, as Arrow tables or as their IPC streams)."""
     began = time.process_time()
     recipients, picks_by_customer = _rows(recipients, picks_by_customer)
     chunk = RenderedChunk(pid=os.getpid())
@@ -210,41 +209,44 @@ def _init_worker(spec: RenderSpec) -> None:
 
 
 def _render_in_worker(
-    recipients: list[dict[str, Any]] | pa.Buffer,
+    recipients: Rows | pa.Buffer,
     reasons: list[str | None],
-    picks: dict[str, list[dict[str, Any]]] | pa.Buffer,
+    picks: PicksByCustomer | pa.Buffer,
 ) -> RenderedChunk:
     assert _WORKER is not None, "worker not initialised"
     spec, renderer = _WORKER
     return render_chunk(spec, renderer, recipients, reasons, picks)
 
 
-# A chunk as it travels: recipients and picks as rows, or as Arrow IPC streams.
-_Chunk = tuple[
-    list[dict[str, Any]] | pa.Buffer,
-    list[str | None],
-    dict[str, list[dict[str, Any]]] | pa.Buffer,
-]
+# A guarded chunk: recipients, the guard's verdicts and picks (rows or tables).
+_Chunk = tuple[Rows | pa.Table, list[str | None], PicksByCustomer | pa.Table]
 
 
 def _rows(
-    recipients: list[dict[str, Any]] | pa.Buffer,
-    picks: Mapping[str, list[dict[str, Any]]] | pa.Buffer,
-) -> tuple[list[dict[str, Any]], Mapping[str, list[dict[str, Any]]]]:
+    recipients: Rows | pa.Table | pa.Buffer,
+    picks: PicksByCustomer | pa.Table | pa.Buffer,
+) -> tuple[Rows, PicksByCustomer]:
     """A chunk's recipients and picks by customer as Python rows."""
     if isinstance(recipients, pa.Buffer):
-        recipients = pa.ipc.open_stream(recipients).read_all().to_pylist()
+        recipients = pa.ipc.open_stream(recipients).read_all()
+    if isinstance(recipients, pa.Table):
+        recipients = recipients.to_pylist()
     if isinstance(picks, pa.Buffer):
-        picks = group_picks(pa.ipc.open_stream(picks).read_all().to_pylist())
+        picks = pa.ipc.open_stream(picks).read_all()
+    if isinstance(picks, pa.Table):
+        picks = group_picks(picks.to_pylist())
     return recipients, picks
 
 
-def _ipc(table: pa.Table) -> pa.Buffer:
-    """``table`` as an Arrow IPC stream: only its rows, where pickling a slice of
-    a table would carry all of the table's buffers."""
+def _to_worker(part: Rows | PicksByCustomer | pa.Table) -> Any:
+    """A chunk's recipients or picks as they travel to a worker: a table as an
+    Arrow IPC stream (only its rows: pickling a slice of a table would carry all
+    of the table's buffers), rows as they are."""
+    if not isinstance(part, pa.Table):
+        return part
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
+    with pa.ipc.new_stream(sink, part.schema) as writer:
+        writer.write_table(part)
     return sink.getvalue()
 
 
@@ -253,8 +255,8 @@ def _guarded_chunks(
 ) -> Iterator[_Chunk]:
     """Split batches into chunks, with the guard's verdicts taken in input order.
 
-    Batches of Arrow tables travel as Arrow: the guard reads its few columns
-    here, and the rows are made in the process that renders them.
+    Batches of Arrow tables stay Arrow: the guard reads its few columns here, and
+    the rows are made in the process that renders them.
     """
     for recipients, picks in batches:
         if isinstance(recipients, pa.Table):
@@ -287,7 +289,7 @@ def _guarded_table_chunks(
             pc.greater_equal(picks.column("customer_id"), ids[0]),
             pc.less_equal(picks.column("customer_id"), ids[-1]),
         )
-        yield _ipc(part), reasons, _ipc(picks.filter(mine))
+        yield part, reasons, picks.filter(mine)
 
 
 def render_chunks(
@@ -338,8 +340,15 @@ def render_chunks(
     )
     pending: deque[Future[RenderedChunk]] = deque()
     try:
-        for part in chunks:
-            pending.append(pool.submit(_render_in_worker, *part))
+        for recipients, reasons, picks in chunks:
+            pending.append(
+                pool.submit(
+                    _render_in_worker,
+                    _to_worker(recipients),
+                    reasons,
+                    _to_worker(picks),
+                )
+            )
             if len(pending) >= processes * IN_FLIGHT_PER_WORKER:
                 yield pending.popleft().result()
         while pending:
