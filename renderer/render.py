@@ -76,6 +76,9 @@ PICK_KEYS = (
     "image_url",
 )
 
+_PICK_KEY_SET = frozenset(PICK_KEYS)
+_TEXT_OR_NONE = frozenset({str, type(None)})
+
 # A first name longer than this is left out of the subject line (still greeted).
 MAX_SUBJECT_NAME_LENGTH = 40
 
@@ -763,9 +766,9 @@ def _picks(
     items: list[dict[str, Any]] = []
     recommendations: list[dict[str, Any]] = []
     for pick in picks:
-        for key in PICK_KEYS:
-            if key not in pick:
-                raise MissingFieldError("pick", key, customer_id)
+        if not pick.keys() >= _PICK_KEY_SET:  # a set test, in C
+            missing = next(key for key in PICK_KEYS if key not in pick)
+            raise MissingFieldError("pick", missing, customer_id)
     for pick in sorted(picks, key=_pick_sort_key):
         parts = _pick_parts(
             pick["product_id"],
@@ -816,8 +819,8 @@ def _pick_parts(
     ``0``, ``1.5`` and ``1.50`` are equal keys otherwise) or missing.
     """
     texts = (product_id, product_name, currency, product_url, image_url)
-    cacheable = (type(price) is Decimal or price is None) and all(
-        value is None or type(value) is str for value in texts
+    cacheable = (type(price) is Decimal or price is None) and _TEXT_OR_NONE.issuperset(
+        map(type, texts)
     )
     show = _product_parts if cacheable else _product_parts.__wrapped__
     price_text = None if price is None else str(price)
