@@ -7,6 +7,7 @@ asset and the command line both call :func:`render_to_outbox`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from collections import Counter
@@ -318,7 +319,10 @@ class _AuditWriter:
                 {"run_id": self.run_id},
             ).fetchmany(3)
         finally:
-            con.unregister("_render_outcomes")
+            # after a failed statement the transaction is aborted, and so is this;
+            # the rollback drops the view anyway, and the first error is the one
+            with contextlib.suppress(duckdb.Error):
+                con.unregister("_render_outcomes")
         if wrong:  # the caller rolls back the transaction, the rows inserted too
             examples = "; ".join(
                 f"{customer}: rendered {shown!r}, audit fired {fired!r}"

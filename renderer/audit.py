@@ -60,15 +60,19 @@ def _json_value(sql: str, warehouse_type: str) -> str:
     """SQL giving a value's JSON text as :func:`renderer.outbox.dumps` writes it
     (Decimals and dates as strings, floats in Python's shortest form)."""
     kind = value_kind(warehouse_type)
+    upper = warehouse_type.upper()
     if kind == "boolean":
         text = f"case when {sql} then 'true' when not {sql} then 'false' end"
-    elif kind == "number" and warehouse_type.upper().startswith("DECIMAL"):
+    elif upper.startswith("DECIMAL") or upper in ("HUGEINT", "UHUGEINT"):
+        # Python reads both as Decimals, written as strings
         text = f"'\"' || cast({sql} as varchar) || '\"'"
-    elif kind == "number" and warehouse_type.upper() in ("DOUBLE", "FLOAT", "REAL"):
-        # Python refuses NaN and infinities in JSON; here they are strings
+    elif kind == "float":
+        # REAL read as the double Python holds; Python refuses NaN and infinities
+        # in JSON, here they are strings
+        double = f"cast({sql} as double)"
         text = (
-            f"case when isfinite({sql}) then cast({sql} as varchar) "
-            f"else '\"' || cast({sql} as varchar) || '\"' end"
+            f"case when isfinite({double}) then cast({double} as varchar) "
+            f"else '\"' || cast({double} as varchar) || '\"' end"
         )
     elif kind == "number":
         text = f"cast({sql} as varchar)"
@@ -205,6 +209,6 @@ def mismatched_blocks_sql(audit: str, outcomes: str, slots: Sequence[str]) -> st
         left join fired using (customer_id)
         where
             outcome.blocks is not null
-            and outcome.blocks is distinct from fired.blocks
+            and outcome.blocks <> coalesce(fired.blocks, '')
         order by outcome.customer_id
     """

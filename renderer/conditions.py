@@ -24,7 +24,10 @@ The grammar, loosest first::
     list       := "[" [literal ("," literal)*] "]"
 
 Semantics follow SQL where it matters: a comparison that involves a null (``None``)
-value, or values of incomparable types, is false; ``is null`` tests for it. A bare
+value, or values of incomparable types, is false; ``is null`` tests for it. A
+floating-point value is compared with a number in floating point, as SQL does
+(``churn_probability >= 0.7`` holds for a stored 0.7, whose exact value is below
+0.7), and NaN equals nothing and is ordered before or after nothing. A bare
 column is true when its value is truthy (``is_vip``). ``=`` is accepted for ``==``.
 """
 
@@ -304,15 +307,31 @@ def _source(node: Node, constants: dict[str, object]) -> str:
     return f"bool({operand(node[1])})"
 
 
+_NUMBERS = (bool, int, Decimal)
+
+
+def _floats(a: Any, b: Any) -> tuple[Any, Any]:
+    """``a`` and ``b``, both as floats when either is one and the other a number:
+    a floating-point value is compared as SQL compares it, so a probability
+    stored as 0.7 is ``>= 0.7`` (exactly, the double 0.7 is below 0.7)."""
+    if type(a) is float and isinstance(b, _NUMBERS):
+        return a, float(b)
+    if type(b) is float and isinstance(a, _NUMBERS):
+        return float(a), b
+    return a, b
+
+
 def _equal(a: object, b: object) -> bool:
     if a is None or b is None:
         return False
+    a, b = _floats(a, b)
     return bool(a == b)
 
 
 def _not_equal(a: object, b: object) -> bool:
     if a is None or b is None:
         return False
+    a, b = _floats(a, b)
     return bool(a != b)
 
 
@@ -320,6 +339,7 @@ def _ordering(compare: Callable[[Any, Any], Any]) -> Callable[[Any, Any], bool]:
     def ordered(a: Any, b: Any) -> bool:
         if a is None or b is None or isinstance(a, bool) or isinstance(b, bool):
             return False
+        a, b = _floats(a, b)
         try:
             return bool(compare(a, b))
         except TypeError:  # e.g. a string compared with a number
@@ -336,6 +356,9 @@ def _member(
 ) -> bool:
     if value is None:
         return False
+    if type(value) is float:  # compared with the numbers as floats
+        found = any(value == float(m) for m in members if isinstance(m, _NUMBERS))
+        return found != negate
     try:
         found = value in hashable
     except TypeError:  # unhashable value
@@ -472,17 +495,21 @@ def parse_condition(text: str) -> Condition:
 
 # -- the same conditions in SQL ------------------------------------------------------
 # A value's kind decides what it can be compared with, as Python decides it for the
-# predicate: numbers with numbers (booleans count as 0 and 1 for equality only),
-# text with text, dates with dates, timestamps with timestamps of the same kind.
-# Values of different kinds are never equal, and never ordered.
+# predicate: numbers with numbers (booleans count as 0 and 1 for equality only, and
+# a floating-point value makes both sides floating point), text with text, dates
+# with dates, timestamps with timestamps of the same kind. Values of different
+# kinds are never equal, and never ordered. NaN equals nothing and is ordered
+# before or after nothing, as in Python (DuckDB orders it last).
 _EQUAL_KINDS = {
-    "boolean": {"boolean", "number"},
-    "number": {"boolean", "number"},
+    "boolean": {"boolean", "number", "float"},
+    "number": {"boolean", "number", "float"},
+    "float": {"boolean", "number", "float"},
     "text": {"text"},
     "date": {"date"},
     "timestamp": {"timestamp"},
     "timestamptz": {"timestamptz"},
 }
+_NUMERIC_KINDS = frozenset({"number", "float"})
 _INTEGER_TYPES = frozenset(
     {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
     | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
@@ -491,22 +518,16 @@ _INTEGER_TYPES = frozenset(
 
 def value_kind(warehouse_type: str) -> str:
     """The kind of a column's values, from its DuckDB type (``describe``):
-    ``boolean``, ``number``, ``text``, ``date``, ``timestamp``, ``timestamptz``,
-    or ``other`` for types conditions cannot compare in SQL."""
+    ``boolean``, ``number``, ``float`` (floating point), ``text``, ``date``,
+    ``timestamp``, ``timestamptz``, or ``other``, which conditions can only test
+    with ``is null`` in SQL."""
     name = warehouse_type.upper()
     if name == "BOOLEAN":
         return "boolean"
-    if (
-        name in _INTEGER_TYPES
-        or name.startswith("DECIMAL")
-        or name
-        in (
-            "DOUBLE",
-            "FLOAT",
-            "REAL",
-        )
-    ):
+    if name in _INTEGER_TYPES or name.startswith("DECIMAL"):
         return "number"
+    if name in ("DOUBLE", "FLOAT", "REAL"):
+        return "float"
     if name == "VARCHAR":
         return "text"
     if name == "DATE":
@@ -555,6 +576,11 @@ def _sql(node: Node, kinds: Mapping[str, str], column: Callable[[str], str]) -> 
     if all(operand[0] == "value" for operand in operands):
         return "true" if _predicate(node)({}) else "false"  # a constant
     found = [_operand_kind(operand, kinds) for operand in operands]
+    if "other" in found and kind != "is null":
+        raise ValueError(
+            f"a column of {[o[1] for o in operands if o[0] == 'column']} is of a type "
+            "conditions can only test with 'is null' in SQL"
+        )
     if kind == "compare":
         return _compare_sql(node[1], operands, found, column)
     (operand,), (operand_kind,) = operands, found
@@ -565,6 +591,7 @@ def _sql(node: Node, kinds: Mapping[str, str], column: Callable[[str], str]) -> 
         return {
             "boolean": f"coalesce({value}, false)",
             "number": f"coalesce({value} <> 0, false)",
+            "float": f"coalesce({value} <> 0, false)",  # NaN is true, as in Python
             "text": f"coalesce({value} <> '', false)",
         }.get(operand_kind, f"({value} is not null)")
     members, negate = node[2], node[3]
@@ -574,7 +601,7 @@ def _sql(node: Node, kinds: Mapping[str, str], column: Callable[[str], str]) -> 
         return f"({value} is not null)" if negate else "false"
     common = (
         "number"
-        if operand_kind == "number"
+        if operand_kind in _NUMERIC_KINDS
         or any(_literal_kind(m) != operand_kind for m in same)
         else operand_kind
     )
@@ -589,10 +616,7 @@ def _operand_kind(operand: Operand, kinds: Mapping[str, str]) -> str:
     name = operand[1]
     if name not in kinds:
         raise ValueError(f"column {name!r} has no known type")
-    found = kinds[name]
-    if found == "other":
-        raise ValueError(f"column {name!r} is of a type conditions cannot compare")
-    return found
+    return kinds[name]
 
 
 def _operand_sql(
@@ -606,6 +630,8 @@ def _operand_sql(
     value = column(operand[1])
     if kind == "boolean" and common == "number":
         return f"cast({value} as integer)"
+    if kind == "float":  # REAL too: DuckDB would compare it in single precision
+        return f"cast({value} as double)"
     return value
 
 
@@ -618,11 +644,15 @@ def _compare_sql(
     left_kind, right_kind = kinds
     if "null" in kinds:
         return "false"
+    numeric = left_kind in _NUMERIC_KINDS and right_kind in _NUMERIC_KINDS
     if operator in ("==", "!="):
         comparable = right_kind in _EQUAL_KINDS.get(left_kind, set())
     else:
-        comparable = left_kind == right_kind and left_kind in _EQUAL_KINDS
-        comparable = comparable and left_kind != "boolean"
+        comparable = numeric or (
+            left_kind == right_kind
+            and left_kind in _EQUAL_KINDS
+            and left_kind != "boolean"
+        )
     sides = [_operand_sql(o, k, column) for o, k in zip(operands, kinds, strict=True)]
     if not comparable:
         if operator != "!=":
@@ -637,4 +667,12 @@ def _compare_sql(
             for o, k in zip(operands, kinds, strict=True)
         ]
     sql_operator = {"==": "=", "!=": "<>"}.get(operator, operator)
-    return f"coalesce({sides[0]} {sql_operator} {sides[1]}, false)"
+    nans = [f"isnan({s})" for s, k in zip(sides, kinds, strict=True) if k == "float"]
+    compared = f"{sides[0]} {sql_operator} {sides[1]}"
+    if not nans:
+        return f"coalesce({compared}, false)"
+    if operator == "!=":  # NaN differs from everything, itself included
+        present = f"{sides[0]} is not null and {sides[1]} is not null"
+        return f"coalesce({present} and ({compared} or {' or '.join(nans)}), false)"
+    clean = " and ".join(f"not {nan}" for nan in nans)
+    return f"coalesce({compared} and {clean}, false)"

@@ -19,19 +19,21 @@ from hypothesis import strategies as st
 
 import mailroom.campaign
 from mailroom.campaign import AuditMismatchError, render_to_outbox
-from renderer.audit import _values_json
+from renderer.audit import _values_json, mismatched_blocks_sql
 from renderer.conditions import quote_name
 from renderer.config import SendConfig
 from renderer.pipeline import _values_text
 from tests.test_render_conditions import TYPED
 
 # The mart's decimals: six places.
-TYPES = {**TYPED, "amount": "DECIMAL(28,6)"}
+TYPES = {**TYPED, "amount": "DECIMAL(28,6)", "total": "HUGEINT"}
 VALUES = {
     "flag": st.booleans(),
     "count": st.integers(-(2**63), 2**63 - 1),
     "amount": st.decimals("-1e12", "1e12", places=6),
     "score": st.floats(allow_nan=False, allow_infinity=False),
+    "ratio": st.floats(allow_nan=False, allow_infinity=False, width=32),
+    "total": st.integers(-(2**100), 2**100),
     "label": st.text(st.characters(blacklist_categories=("Cs",), min_codepoint=1)),
     "day": st.dates(),
     "seen_at": st.datetimes(),
@@ -49,9 +51,8 @@ def test_values_seen_are_written_as_python_writes_them(row: dict[str, Any]) -> N
             f"insert into seen values ({', '.join('?' for _ in TYPES)})",
             [row[name] for name in TYPES],
         )
-        held = dict(
-            zip(TYPES, con.execute("select * from seen").fetchone(), strict=True)
-        )
+        # read as rendering reads the mart: through Arrow
+        (held,) = con.sql("select * from seen").to_arrow_table().to_pylist()
         (text,) = con.execute(
             f"select {_values_json(list(TYPES), TYPES, quote_name)} from seen"
         ).fetchone()
@@ -115,3 +116,22 @@ def test_a_render_whose_audit_disagrees_with_its_blocks_writes_nothing(
             "select count(*) from information_schema.tables "
             "where table_name = 'decision_audit'"
         ).fetchone() == (0,)
+
+
+def test_a_recipient_shown_no_block_agrees_with_an_audit_where_none_fired() -> None:
+    with duckdb.connect() as con:
+        con.execute(
+            "create table outcomes as select 'c-1' as customer_id, '' as blocks "
+            "union all select 'c-2', 'greeting'"
+        )
+        con.execute(
+            "create table audit as select 'c-1' as customer_id, 'greeting' as "
+            "block_id, 'header' as slot, false as fired union all "
+            "select 'c-2', 'greeting', 'header', true"
+        )
+        assert (
+            con.execute(
+                mismatched_blocks_sql("audit", "outcomes", ("header",))
+            ).fetchall()
+            == []
+        )
