@@ -577,9 +577,10 @@ def _sql(node: Node, kinds: Mapping[str, str], column: Callable[[str], str]) -> 
         return "true" if _predicate(node)({}) else "false"  # a constant
     found = [_operand_kind(operand, kinds) for operand in operands]
     if "other" in found and kind != "is null":
+        names = ", ".join(repr(o[1]) for o in operands if o[0] == "column")
         raise ValueError(
-            f"a column of {[o[1] for o in operands if o[0] == 'column']} is of a type "
-            "conditions can only test with 'is null' in SQL"
+            f"column {names} is of a type conditions can only test with 'is null' "
+            "in SQL (lists, structs, times, UUIDs, intervals ...)"
         )
     if kind == "compare":
         return _compare_sql(node[1], operands, found, column)
