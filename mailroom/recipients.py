@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from renderer.conditions import quote_name
 from renderer.render import group_picks
 
 RECIPIENTS = "marts.personalization"
@@ -71,7 +72,7 @@ def _select_list(columns: Sequence[str] | None) -> str:
     if columns is None:
         return "*"
     wanted = dict.fromkeys(["customer_id", *columns])
-    return ", ".join('"' + name.replace('"', '""') + '"' for name in wanted)
+    return ", ".join(map(quote_name, wanted))
 
 
 def emails_without_consent(

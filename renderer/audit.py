@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pyarrow as pa
 
 from renderer.catalog import CONTEXT_COLUMNS, Catalog
-from renderer.conditions import quote_name, value_kind
+from renderer.conditions import quote_name, quote_text, value_kind
 from renderer.pipeline import (
     GUARD_BLOCK_ID,
     GUARD_COLUMNS,
@@ -53,7 +53,7 @@ CONTEXT_TYPES = {
 
 
 def _text(value: str | None) -> str:
-    return "null" if value is None else "'" + value.replace("'", "''") + "'"
+    return "null" if value is None else quote_text(value)
 
 
 def _json_value(sql: str, warehouse_type: str) -> str:

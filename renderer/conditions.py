@@ -544,6 +544,11 @@ def quote_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_text(text: str) -> str:
+    """Text as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _literal_kind(value: object) -> str:
     if value is None:
         return "null"
@@ -561,7 +566,7 @@ def _literal_sql(value: object, kind: str) -> str:
     if type(value) is bool:
         return ("1" if value else "0") if kind == "number" else str(value).lower()
     if type(value) is str:
-        return "'" + value.replace("'", "''") + "'"
+        return quote_text(value)
     return str(value)
 
 
