@@ -367,6 +367,56 @@ def csv_lines(rows: Iterable[list[str]]) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
+def _record_cell(value: object) -> str:
+    """One cell as :func:`csv_lines` writes it in a record of :func:`csv_row`."""
+    if type(value) is not str:
+        return _csv_field(_csv_cell(value))
+    if value.startswith(_FORMULA_START):
+        value = "'" + value
+    if '"' in value:
+        return '"' + value.replace('"', '""') + '"'
+    if "," in value or "\n" in value or "\r" in value:
+        return '"' + value + '"'
+    return value
+
+
+# Cells written per text value, kept per process: most cells of a campaign's
+# records (campaign, arm, segment, preheader, blocks, products) repeat.
+_RECORD_CELLS: dict[str, str] = {}
+_MAX_RECORD_CELLS = 65_536
+
+
+def csv_record(payload: Mapping[str, Any]) -> str:
+    """``csv_lines([csv_row(payload)])`` as text, in about a third of its time
+    (tested against it): text cells seen before are looked up, not quoted again."""
+    get = payload.get
+    cells: list[Any] = [get(key) for key in _CSV_HEAD]
+    cells.append("|".join([str(block) for block in get("blocks") or []]))
+    picks = iter(get("recommendations") or [])
+    for columns in _PICK_COLUMNS:
+        pick = next(picks, None)
+        if pick is None:  # no pick at this rank: the payload's own column, if any
+            cells.extend(map(get, columns))
+        else:
+            cells.extend(map(pick.get, _PICK_PARTS))
+    cells.extend(map(get, _CSV_TAIL))
+    known = _RECORD_CELLS
+    try:
+        # only text is kept, and no other type equals a text: a hit is exact
+        written = list(map(known.get, cells))
+    except TypeError:  # an unhashable value: no lookups
+        written = [None] * len(cells)
+    if len(known) > _MAX_RECORD_CELLS:
+        known.clear()
+    for index, text in enumerate(written):
+        if text is None:
+            value = cells[index]
+            text = written[index] = _record_cell(value)
+            if type(value) is str:
+                known[value] = text
+    return ",".join(written) + "\r\n"
+
+
 def segment_key(payload: Mapping[str, Any]) -> str:
     """The manifest's ``segment_counts`` key of a payload."""
     segment = payload.get("segment")

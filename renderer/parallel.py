@@ -38,8 +38,7 @@ from renderer.catalog import load_catalog
 from renderer.guard import SendGuard, reason_code
 from renderer.outbox import (
     DEFAULT_COMPRESSION,
-    csv_lines,
-    csv_row,
+    csv_record,
     encode_lines,
     payload_line_with_html,
     segment_key,
@@ -143,7 +142,7 @@ def render_chunk(
     recipients, picks_by_customer = _rows(recipients, picks_by_customer)
     chunk = RenderedChunk(pid=os.getpid())
     lines: list[bytes] = []
-    records: list[list[str]] = []
+    records: list[str] = []
     ids: list[str] = []
     variants: list[str | None] = []
     pick_counts: list[int | None] = []
@@ -175,7 +174,7 @@ def render_chunk(
             blocks.append(",".join(payload["blocks"]))
             chunk.variants[item.variant or ""] += 1
             lines.append(payload_line_with_html(payload, item.html.json))
-            records.append(csv_row(payload))
+            records.append(csv_record(payload))
             chunk.segments[segment_key(payload)] += 1
             chunk.exported.append(
                 (str(payload["recipient_id"]), str(payload["campaign_id"]))
@@ -193,7 +192,7 @@ def render_chunk(
         schema=OUTCOME_SCHEMA,
     )
     chunk.jsonl = encode_lines(b"".join(lines), spec.compression)
-    chunk.csv = csv_lines(records)
+    chunk.csv = "".join(records).encode("utf-8")
     chunk.payload_count = len(lines)
     chunk.cpu_seconds = time.process_time() - began
     return chunk

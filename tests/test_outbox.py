@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from renderer.outbox import (
+    CSV_COLUMNS,
     CSV_FILE,
     LATEST_FILE,
     MANIFEST_FILE,
@@ -27,6 +28,8 @@ from renderer.outbox import (
     OutboxIntegrityError,
     RunExistsError,
     csv_lines,
+    csv_record,
+    csv_row,
     dumps,
     dumps_fast,
     encode_lines,
@@ -399,3 +402,37 @@ def test_csv_records_are_the_csv_writers(rows: list[list[str]]) -> None:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     assert csv_lines(rows) == buffer.getvalue().encode("utf-8")
+
+
+_CELL_TEXT = st.text(st.sampled_from("ab,\"\r\n '=+-@\té|"), max_size=5)
+_CELL_VALUES = st.one_of(
+    _CELL_TEXT,
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2),
+)
+
+
+@given(
+    payload=st.fixed_dictionaries(
+        {key: _CELL_VALUES for key in CSV_COLUMNS if key != "blocks"},
+        optional={
+            "blocks": st.lists(_CELL_TEXT, max_size=3),
+            "recommendations": st.lists(
+                st.fixed_dictionaries(
+                    {
+                        part: _CELL_VALUES
+                        for part in ("product_id", "name", "price", "currency", "url")
+                    }
+                ),
+                max_size=4,
+            ),
+        },
+    )
+)
+def test_a_csv_record_is_its_row_written_by_csv_lines(payload: dict[str, Any]) -> None:
+    expected = csv_lines([csv_row(payload)]).decode("utf-8")
+    # twice: the second time its text cells are looked up
+    assert csv_record(payload) == expected
+    assert csv_record(payload) == expected
