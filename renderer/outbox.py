@@ -6,7 +6,7 @@ A run lives in ``<outbox_root>/<run_id>/``:
   compressed with Zstandard (``zstdcat``, ``zstandard``, DuckDB's ``read_json``
   read it). Payloads of one campaign share most of their HTML, so they compress
   about 60 times (12 GB of JSONL for 400,000 payloads: about 0.2 GB). The file is a
-  series of Zstandard frames (one per chunk rendered, :func:`encode_lines`), which
+  series of Zstandard frames (one per chunk rendered, :class:`LineEncoder`), which
   every Zstandard reader reads as one stream. Written with ``compression="none"``
   it is plain ``payloads.jsonl``; runs of either kind read the same;
 - ``payloads.csv``: the same rows, one per payload, as flat columns
@@ -436,17 +436,45 @@ def _check_compression(compression: str) -> str:
     return compression
 
 
-def encode_lines(lines: bytes, compression: str = DEFAULT_COMPRESSION) -> bytes:
-    """Payload lines as they go into a run's payload file: one Zstandard frame
-    (``"zstd"``) or as they are (``"none"``). A run's file is the concatenation
-    of its chunks' encodings (:func:`write_outbox_chunks`).
+class LineEncoder:
+    """Payload lines encoded as they come, as they go into a run's payload file:
+    one Zstandard frame (``"zstd"``) or as they are (``"none"``). A run's file is
+    the concatenation of its chunks' encodings (:func:`write_outbox_chunks`).
 
-    A compressor per call (about 0.1 ms, against ~13 ms to compress a chunk of
-    1,000 payloads): one shared compressor must not be used by two threads.
+    Each line is compressed when written, so no line is kept: keeping a chunk's
+    1,000 lines of ~22 KB and compressing them joined cost twice the time of
+    compressing them one by one (memory touched once, while still in cache).
+    An encoder per chunk (about 0.1 ms to make): one compressor must not be
+    used by two threads.
     """
-    if _check_compression(compression) == "none":
-        return lines
-    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(lines)
+
+    def __init__(self, compression: str = DEFAULT_COMPRESSION) -> None:
+        self._parts: list[bytes] = []
+        self._compressor: Any = None
+        if _check_compression(compression) == "zstd":
+            compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+            self._compressor = compressor.compressobj()
+
+    def write(self, line: bytes) -> None:
+        """Add lines (each ending in a newline)."""
+        if self._compressor is None:
+            self._parts.append(line)
+        elif compressed := self._compressor.compress(line):
+            self._parts.append(compressed)
+
+    def finish(self) -> bytes:
+        """The encoding of every line written, ending the frame."""
+        if self._compressor is not None:
+            self._parts.append(self._compressor.flush())
+            self._compressor = None
+        return b"".join(self._parts)
+
+
+def encode_lines(lines: bytes, compression: str = DEFAULT_COMPRESSION) -> bytes:
+    """Payload lines, all given at once, encoded as :class:`LineEncoder` does."""
+    encoder = LineEncoder(compression)
+    encoder.write(lines)
+    return encoder.finish()
 
 
 def validate_run_id(run_id: str) -> str:
@@ -522,8 +550,8 @@ def write_outbox(
 
 class EncodedChunk(Protocol):
     """Payloads already serialised, in order, as :func:`write_outbox` would write
-    them: ``jsonl`` is their :func:`payload_line` bytes passed through
-    :func:`encode_lines` with the run's compression, ``csv`` their
+    them: ``jsonl`` is their :func:`payload_line` bytes passed through a
+    :class:`LineEncoder` with the run's compression, ``csv`` their
     :func:`csv_line` bytes (no header), ``segments`` counts :func:`segment_key`."""
 
     jsonl: bytes

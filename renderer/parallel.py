@@ -38,8 +38,8 @@ from renderer.catalog import load_catalog
 from renderer.guard import SendGuard, reason_code
 from renderer.outbox import (
     DEFAULT_COMPRESSION,
+    LineEncoder,
     csv_record,
-    encode_lines,
     payload_line_with_html,
     segment_key,
 )
@@ -81,7 +81,7 @@ class RenderedChunk:
     ----------
     jsonl, csv
         The chunk's payloads as lines of the outbox's payload file, encoded
-        (:func:`renderer.outbox.encode_lines`) with the spec's compression, and
+        (:class:`renderer.outbox.LineEncoder`) with the spec's compression, and
         as ``payloads.csv`` records (no header).
     payload_count, segments
         Payloads in the chunk, and per manifest segment key.
@@ -141,7 +141,7 @@ def render_chunk(
     began = time.process_time()
     recipients, picks_by_customer = _rows(recipients, picks_by_customer)
     chunk = RenderedChunk(pid=os.getpid())
-    lines: list[bytes] = []
+    lines = LineEncoder(spec.compression)
     records: list[str] = []
     ids: list[str] = []
     variants: list[str | None] = []
@@ -173,7 +173,7 @@ def render_chunk(
             pick_counts.append(len(payload["recommendations"]))
             blocks.append(",".join(payload["blocks"]))
             chunk.variants[item.variant or ""] += 1
-            lines.append(payload_line_with_html(payload, item.html.json))
+            lines.write(payload_line_with_html(payload, item.html.json))
             records.append(csv_record(payload))
             chunk.segments[segment_key(payload)] += 1
             chunk.exported.append(
@@ -191,9 +191,9 @@ def render_chunk(
         ],
         schema=OUTCOME_SCHEMA,
     )
-    chunk.jsonl = encode_lines(b"".join(lines), spec.compression)
+    chunk.jsonl = lines.finish()
     chunk.csv = "".join(records).encode("utf-8")
-    chunk.payload_count = len(lines)
+    chunk.payload_count = len(records)
     chunk.cpu_seconds = time.process_time() - began
     return chunk
 
