@@ -371,7 +371,7 @@ class Renderer:
         context = {"subject": subject, "preheader": preheader, "blocks": blocks}
         html = self._html.render(context)
         text = tidy_text(self._text.render(context))
-        digest = content_hash(subject, html.encode("utf-8"), text)
+        digest = content_hash(subject, _json_body(html), text)
         return {
             "recipient_id": customer_id,
             "email": email,
@@ -454,13 +454,14 @@ class Renderer:
     ) -> tuple[dict[str, Any], list[Decision], EncodedHtml]:
         """:meth:`render_with_decisions` for writers: the HTML as bytes only.
 
-        The payload's ``html`` is ``""``; the third item holds the HTML as UTF-8
-        and as the body of a JSON string. The static parts of the compiled
-        template are encoded once, so the 11-18 KB of HTML is never assembled as
-        text, encoded and escaped again per recipient. ``content_hash`` is the
-        same as :meth:`render_with_decisions` gives, and so is the HTML. With
-        ``decisions=False`` the blocks are chosen without recording decisions
-        (the list is empty), for callers that audit elsewhere.
+        The payload's ``html`` is ``""``; the third item holds the HTML as the
+        body of a JSON string (what the payload's JSON line holds). The static
+        parts of the compiled template are encoded once, so the 11-18 KB of HTML
+        is never assembled as text, encoded and escaped again per recipient.
+        ``content_hash`` is the same as :meth:`render_with_decisions` gives, and
+        so is the HTML. With ``decisions=False`` the blocks are chosen without
+        recording decisions (the list is empty), for callers that audit
+        elsewhere.
         """
         payload, made, encoded = self._render_catalog(
             recipient, picks, campaign, variant, encoded=True, decide=decisions
@@ -573,12 +574,12 @@ class Renderer:
         else:
             html_output, text = self._html.render(context), None
         if encoded:
-            html_parts = EncodedHtml(*html_output)
+            html_parts = EncodedHtml(html_output)
             html = ""
-            html_utf8 = html_parts.utf8
+            html_json = html_parts.json
         else:
             html = html_output
-            html_utf8 = html.encode("utf-8")
+            html_json = _json_body(html)
         if text is None:
             text = tidy_text(self._text.render(context))
         for recommendation, item in zip(recommendations, items, strict=True):
@@ -600,14 +601,16 @@ class Renderer:
             "tracking_id": tid,
             "html": html,
             "text": text,
-            "content_hash": content_hash(subject, html_utf8, text),
+            "content_hash": content_hash(subject, html_json, text),
         }
         return payload, decisions, html_parts
 
 
-def content_hash(subject: str, html_utf8: bytes, text: str) -> str:
-    """A payload's content hash: XXH3-128 (hex) over its subject, HTML (as
-    UTF-8) and plain text, each followed by a NUL byte.
+def content_hash(subject: str, html_json: bytes, text: str) -> str:
+    """A payload's content hash: XXH3-128 (hex) over its subject (UTF-8), HTML
+    (as the body of its JSON string: ``orjson.dumps(html)[1:-1]``, the bytes
+    that its payload line holds) and plain text (UTF-8), each followed by a
+    NUL byte.
 
     Diff-based sync compares it with the hash the ESP last acknowledged for the
     same recipient and campaign, so it must change whenever what the person
@@ -618,7 +621,7 @@ def content_hash(subject: str, html_utf8: bytes, text: str) -> str:
     """
     digest = xxhash.xxh3_128(subject.encode("utf-8"))
     digest.update(b"\x00")
-    digest.update(html_utf8)
+    digest.update(html_json)
     digest.update(b"\x00")
     digest.update(text.encode("utf-8"))
     digest.update(b"\x00")
@@ -626,9 +629,8 @@ def content_hash(subject: str, html_utf8: bytes, text: str) -> str:
 
 
 class EncodedHtml(NamedTuple):
-    """Rendered HTML as UTF-8 bytes and as the escaped body of a JSON string."""
+    """Rendered HTML as the escaped body of a JSON string (UTF-8 bytes)."""
 
-    utf8: bytes
     json: bytes
 
 
@@ -647,7 +649,7 @@ def _json_body(text: str) -> bytes:
 
 
 class _PieceEncoder:
-    """Render a template to UTF-8 and JSON bytes, piece by piece.
+    """Render a template to the body of a JSON string, piece by piece.
 
     A compiled Jinja template yields its output in pieces: the template's static
     text, as constants of its code, and the escaped values. The static pieces
@@ -660,34 +662,29 @@ class _PieceEncoder:
         self.template = template
         # Keyed by id: these constants live as long as the template's code, so no
         # other object can have their id meanwhile.
-        self._static: dict[int, tuple[bytes, bytes]] = {}
+        self._static: dict[int, bytes] = {}
         self._keep: list[str] = []
         for constant in _code_constants(template.root_render_func.__code__):
             if type(constant) is str:
                 try:
-                    encoded = (constant.encode("utf-8"), _json_body(constant))
+                    encoded = _json_body(constant)
                 except (UnicodeEncodeError, orjson.JSONEncodeError):
                     continue  # encoded (and refused) when rendered, as before
                 self._static[id(constant)] = encoded
                 self._keep.append(constant)
 
-    def render(self, context: dict[str, Any]) -> EncodedHtml:
+    def render(self, context: dict[str, Any]) -> bytes:
         template = self.template
         try:
             pieces = list(template.root_render_func(template.new_context(context)))
         except Exception:
             template.environment.handle_exception()
         static = self._static
-        utf8: list[bytes] = []
         body: list[bytes] = []
         for piece in pieces:
             known = static.get(id(piece))
-            if known is None:
-                text = str(piece)
-                known = (text.encode("utf-8"), _json_body(text))
-            utf8.append(known[0])
-            body.append(known[1])
-        return EncodedHtml(b"".join(utf8), b"".join(body))
+            body.append(_json_body(str(piece)) if known is None else known)
+        return b"".join(body)
 
 
 def _checked_email(recipient: Mapping[str, Any], customer_id: str) -> str:

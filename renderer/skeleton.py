@@ -310,13 +310,12 @@ def _walker(use: _Use) -> Callable[[Any, list, list], None]:
 
 
 class _Skeleton(NamedTuple):
-    """A shape's output: static text (also as UTF-8 and JSON string bodies)
-    alternating with slot numbers: ``texts[0] slot[0] texts[1] ... texts[-1]``;
-    ``tidied`` holds the texts as :func:`renderer.text.tidy_pieces` gives them,
-    for templates whose output is tidied."""
+    """A shape's output: static text (also as JSON string bodies) alternating
+    with slot numbers: ``texts[0] slot[0] texts[1] ... texts[-1]``; ``tidied``
+    holds the texts as :func:`renderer.text.tidy_pieces` gives them, for
+    templates whose output is tidied."""
 
     texts: tuple[str, ...]
-    utf8: tuple[bytes, ...]
     json: tuple[bytes, ...]
     slots: tuple[int, ...]
     tidied: tuple[str, ...] | None = None
@@ -331,7 +330,6 @@ def _split(output: str, tidy: bool = False) -> _Skeleton:
     texts = tuple(parts[0::2])
     return _Skeleton(
         texts,
-        tuple(text.encode("utf-8") for text in texts),
         tuple(_json_body(text) for text in texts),
         tuple(int(number) for number in parts[1::2]),
         tidy_pieces(texts) if tidy else None,
@@ -380,9 +378,7 @@ class Skeletons:
         self._skeletons: dict[tuple, tuple[_Skeleton, ...]] = {}
         # Per template: escaped and encoded forms of string slot values, for
         # templates whose output is asked for as bytes.
-        self._encodings: list[dict[str, tuple[bytes, bytes]]] = [
-            {} for _ in self.templates
-        ]
+        self._encodings: list[dict[str, bytes]] = [{} for _ in self.templates]
         self._use: _Use | None = _Use()
         try:
             for template, source in templates:
@@ -406,7 +402,7 @@ class Skeletons:
 
     def render(
         self, context: dict[str, Any], encoded: Sequence[bool]
-    ) -> list[str | tuple[bytes, bytes]] | None:
+    ) -> list[str | bytes] | None:
         """Every template's output for ``context``, in order, or ``None``.
 
         Parameters
@@ -414,8 +410,9 @@ class Skeletons:
         context
             The template context.
         encoded
-            Per template: ``True`` gives its output as UTF-8 and as the body of a
-            JSON string (``(utf8, json)``), ``False`` as text.
+            Per template: ``True`` gives its output as the body of a JSON string
+            (UTF-8 bytes, as :func:`renderer.outbox.dumps` escapes text),
+            ``False`` as text.
         """
         walk = self._walk
         if walk is None:
@@ -429,22 +426,19 @@ class Skeletons:
             skeletons = self._new_shape(context, frozen, slots)
             if skeletons is None:
                 return None
-        outputs: list[str | tuple[bytes, bytes]] = []
+        outputs: list[str | bytes] = []
         for skeleton, to_text, as_bytes, encodings in zip(
             skeletons, self._to_text, encoded, self._encodings, strict=True
         ):
             if skeleton.tidied is not None:
                 text = _fill_tidied(skeleton, slots, to_text)
-                outputs.append(
-                    (text.encode("utf-8"), _json_body(text)) if as_bytes else text
-                )
+                outputs.append(_json_body(text) if as_bytes else text)
                 continue
             if not as_bytes:
                 outputs.append(_fill(skeleton, slots, to_text))
                 continue
-            utf8, body = skeleton.utf8, skeleton.json
-            utf8_pieces = [utf8[0]]
-            json_pieces = [body[0]]
+            body = skeleton.json
+            pieces = [body[0]]
             if len(encodings) > MAX_ENCODINGS:
                 encodings.clear()
             for index, slot in enumerate(skeleton.slots, 1):
@@ -453,15 +447,12 @@ class Skeletons:
                 # escaped, encoded forms are kept, keyed by the exact string
                 known = encodings.get(value) if type(value) is str else None
                 if known is None:
-                    text = to_text(value)
-                    known = (text.encode("utf-8"), _json_body(text))
+                    known = _json_body(to_text(value))
                     if type(value) is str:
                         encodings[value] = known
-                utf8_pieces.append(known[0])
-                utf8_pieces.append(utf8[index])
-                json_pieces.append(known[1])
-                json_pieces.append(body[index])
-            outputs.append((b"".join(utf8_pieces), b"".join(json_pieces)))
+                pieces.append(known)
+                pieces.append(body[index])
+            outputs.append(b"".join(pieces))
         return outputs
 
     def _new_shape(

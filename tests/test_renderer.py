@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+import orjson
 import pytest
 import xxhash
 from hypothesis import given
@@ -366,8 +367,11 @@ def test_content_hash_is_deterministic(renderer: Renderer) -> None:
     assert first == again
     expected = xxhash.xxh3_128(
         b"".join(
-            part.encode() + b"\x00"
-            for part in (first["subject"], first["html"], first["text"])
+            (
+                first["subject"].encode() + b"\x00",
+                orjson.dumps(first["html"])[1:-1] + b"\x00",
+                first["text"].encode() + b"\x00",
+            )
         )
     ).hexdigest()
     assert first["content_hash"] == expected
