@@ -267,10 +267,14 @@ def payload_line(payload: Mapping[str, Any]) -> bytes:
 _HTML_KEY = b'"html":"'
 
 
-def payload_line_with_html(payload: Mapping[str, Any], html_json: bytes) -> bytes:
+def payload_line_with_html(
+    payload: Mapping[str, Any], html_json: bytes, *, exact: bool | None = None
+) -> bytes:
     """:func:`payload_line` of ``payload`` with its empty ``html`` replaced by
     the HTML given as the escaped body of a JSON string (``orjson.dumps(html)``
-    without its quotes).
+    without its quotes). ``exact`` says whether orjson writes the payload as
+    :func:`dumps` does, for callers that know it from how they built it;
+    ``None`` checks.
 
     Keys are sorted and the keys before ``html`` hold no objects, and a quote
     inside a JSON string is always escaped, so the first ``"html":"`` of the line
@@ -279,7 +283,7 @@ def payload_line_with_html(payload: Mapping[str, Any], html_json: bytes) -> byte
     """
     if payload.get("html") != "":
         raise ValueError("payload_line_with_html needs a payload whose html is ''")
-    if not _orjson_exact(payload):
+    if not (_orjson_exact(payload) if exact is None else exact):
         html = html_json_text(html_json)
         return payload_line({**payload, "html": html})
     option = _ORJSON_OPTIONS | orjson.OPT_APPEND_NEWLINE

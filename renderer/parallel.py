@@ -173,7 +173,11 @@ def render_chunk(
             pick_counts.append(len(payload["recommendations"]))
             blocks.append(",".join(payload["blocks"]))
             chunk.variants[item.variant or ""] += 1
-            lines.write(payload_line_with_html(payload, item.html.json))
+            lines.write(
+                payload_line_with_html(
+                    payload, item.html.json, exact=_json_exact(payload)
+                )
+            )
             records.append(csv_record(payload))
             chunk.segments[segment_key(payload)] += 1
             chunk.exported.append(
@@ -196,6 +200,25 @@ def render_chunk(
     chunk.payload_count = len(records)
     chunk.cpu_seconds = time.process_time() - began
     return chunk
+
+
+# Types orjson writes as renderer.outbox.dumps does (_ORJSON_SCALARS there).
+_PLAIN_JSON = frozenset({str, bool, type(None)})
+
+
+def _json_exact(payload: Mapping[str, Any]) -> bool:
+    """Whether orjson writes a payload of :func:`render_chunk` as ``dumps`` does.
+
+    The renderer builds every value of a catalog payload from text, ``None``,
+    Decimals and lists and dicts of them (``merge_vars`` and
+    ``recommendations`` included), which orjson writes alike, except the
+    segment, copied from the mart as it is, and the model version given; only
+    those are checked here (the whole check costs ~5 us a payload). The chunked
+    run is compared byte for byte with the classic writer, which checks all.
+    """
+    return _PLAIN_JSON.issuperset(
+        (type(payload["segment"]), type(payload["model_version"]))
+    )
 
 
 # One renderer per worker process, built by the pool's initializer.
