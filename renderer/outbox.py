@@ -385,9 +385,12 @@ def _record_cell(value: object) -> str:
 
 
 # Cells written per text value, kept per process: most cells of a campaign's
-# records (campaign, arm, segment, preheader, blocks, products) repeat.
+# records (campaign, arm, segment, preheader, blocks, products) repeat. Columns
+# that differ per recipient (ids, email, tagged links, hashes) are not kept.
 _RECORD_CELLS: dict[str, str] = {}
 _MAX_RECORD_CELLS = 65_536
+_PER_RECIPIENT = ("recipient_id", "email", "url", "tracking_id", "content_hash")
+_KEEP_CELL = tuple(not column.endswith(_PER_RECIPIENT) for column in CSV_COLUMNS)
 
 
 def csv_record(payload: Mapping[str, Any]) -> str:
@@ -416,7 +419,7 @@ def csv_record(payload: Mapping[str, Any]) -> str:
         if text is None:
             value = cells[index]
             text = written[index] = _record_cell(value)
-            if type(value) is str:
+            if type(value) is str and _KEEP_CELL[index]:
                 known[value] = text
     return ",".join(written) + "\r\n"
 
