@@ -46,7 +46,7 @@ from renderer.render import PICK_KEYS, Campaign, Renderer, recipient_columns
 
 AUDIT_TABLE = "emails.decision_audit"
 # Recipients whose audit is built in one statement.
-AUDIT_FLUSH_RECIPIENTS = 100_000
+AUDIT_FLUSH_RECIPIENTS = 50_000
 # Below this many recipients one process renders: starting workers costs more.
 PARALLEL_MIN_RECIPIENTS = 20_000
 
