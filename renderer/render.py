@@ -165,7 +165,7 @@ class Campaign:
                 f"got {self.shop_url!r}"
             )
 
-    @property
+    @functools.cached_property
     def utm_items(self) -> tuple[tuple[str, str], ...]:
         """The UTM parameters every link of this campaign carries, in order."""
         return (
@@ -777,7 +777,8 @@ def _picks(
         if not pick.keys() >= _PICK_KEY_SET:  # a set test, in C
             missing = next(key for key in PICK_KEYS if key not in pick)
             raise MissingFieldError("pick", missing, customer_id)
-    for pick in sorted(picks, key=_pick_sort_key):
+    utm_items = campaign.utm_items
+    for pick in sorted(picks, key=_pick_sort_key) if len(picks) > 1 else picks:
         parts = _pick_parts(
             pick["product_id"],
             pick["product_name"],
@@ -790,7 +791,7 @@ def _picks(
         if parts is None:
             continue
         product_id, name, price, currency, shown_price, url, image_url = parts
-        tagged = tag_recipient_url(url, campaign.utm_items, tid) if url else None
+        tagged = tag_recipient_url(url, utm_items, tid) if url else None
         items.append(
             {
                 "name": name,
