@@ -385,10 +385,11 @@ def _record_cell(value: object) -> str:
     return value
 
 
-# Cells written per text value, kept per process: most cells of a campaign's
-# records (campaign, arm, segment, preheader, blocks, products) repeat. Columns
-# that differ per recipient (ids, email, tagged links, hashes) are not kept.
-_RECORD_CELLS: dict[str, str] = {}
+# Cells written per text value (and None: no pick at a rank), kept per process:
+# most cells of a campaign's records (campaign, arm, segment, preheader, blocks,
+# products) repeat. Columns that differ per recipient (ids, email, tagged links,
+# hashes) are not kept.
+_RECORD_CELLS: dict[str | None, str] = {None: ""}
 _MAX_RECORD_CELLS = 65_536
 _PER_RECIPIENT = ("recipient_id", "email", "url", "tracking_id", "content_hash")
 _KEEP_CELL = tuple(not column.endswith(_PER_RECIPIENT) for column in CSV_COLUMNS)
@@ -410,12 +411,14 @@ def csv_record(payload: Mapping[str, Any]) -> str:
     cells.extend(map(get, _CSV_TAIL))
     known = _RECORD_CELLS
     try:
-        # only text is kept, and no other type equals a text: a hit is exact
+        # only text and None are kept, and no other value equals one of them:
+        # a hit is exact
         written = list(map(known.get, cells))
     except TypeError:  # an unhashable value: no lookups
         written = [None] * len(cells)
     if len(known) > _MAX_RECORD_CELLS:
         known.clear()
+        known[None] = ""
     for index, text in enumerate(written):
         if text is None:
             value = cells[index]
