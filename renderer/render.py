@@ -740,14 +740,23 @@ def _merge_vars(
         "MR_CAMP": campaign.campaign_id,
         "MR_BLOCKS": ",".join(block_ids),
     }
-    for index in range(MERGE_VAR_PICKS):
-        item = items[index] if index < len(items) else None
-        prefix = f"MR_P{index + 1}_"
-        merge[prefix + "NAME"] = item["name"] if item else ""
-        merge[prefix + "URL"] = (item["url"] or "") if item else ""
-        merge[prefix + "PRC"] = item["price"] if item else ""
-        merge[prefix + "IMG"] = (item["image_url"] or "") if item else ""
+    for index, (name, url, price, image) in enumerate(_MERGE_PICK_TAGS):
+        if index < len(items):
+            item = items[index]
+            merge[name] = item["name"]
+            merge[url] = item["url"] or ""
+            merge[price] = item["price"]
+            merge[image] = item["image_url"] or ""
+        else:
+            merge[name] = merge[url] = merge[price] = merge[image] = ""
     return merge
+
+
+# The merge tags of each pick: MR_P1_NAME, MR_P1_URL, MR_P1_PRC, MR_P1_IMG, ...
+_MERGE_PICK_TAGS = tuple(
+    tuple(f"MR_P{rank}_{part}" for part in ("NAME", "URL", "PRC", "IMG"))
+    for rank in range(1, MERGE_VAR_PICKS + 1)
+)
 
 
 @functools.lru_cache(maxsize=256)
