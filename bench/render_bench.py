@@ -226,7 +226,7 @@ def _measure_in_fresh_process(
             str(processes),
         ],
         check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,  # its errors reach this terminal
         text=True,
     ).stdout
     return json.loads(output.splitlines()[-1])

@@ -310,13 +310,10 @@ class _AuditWriter:
                 f"from ({self.query})",
                 [self.run_id, self.as_of],
             ).fetchone()
+            # the statement's rows, not the table's: a check of this flush only
+            # (the table holds the run's earlier flushes too)
             wrong = con.execute(
-                mismatched_blocks_sql(
-                    f"(select * from {AUDIT_TABLE} where run_id = $run_id)",
-                    "_render_outcomes",
-                    self.slots,
-                ),
-                {"run_id": self.run_id},
+                mismatched_blocks_sql(f"({self.query})", "_render_outcomes", self.slots)
             ).fetchmany(3)
         finally:
             # after a failed statement the transaction is aborted, and so is this;

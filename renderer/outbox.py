@@ -242,6 +242,12 @@ def _orjson_exact(value: object) -> bool:
     return True
 
 
+def plain_json(*values: object) -> bool:
+    """Whether every value is a scalar orjson writes as :func:`dumps` does
+    (text, None, booleans, Decimals, dates and times)."""
+    return _ORJSON_SCALARS.issuperset(map(type, values))
+
+
 def dumps_fast(value: object) -> str:
     """:func:`dumps`, through orjson whenever that gives the same text."""
     if _orjson_exact(value):
@@ -374,25 +380,23 @@ def csv_lines(rows: Iterable[list[str]]) -> bytes:
 
 def _record_cell(value: object) -> str:
     """One cell as :func:`csv_lines` writes it in a record of :func:`csv_row`."""
-    if type(value) is not str:
-        return _csv_field(_csv_cell(value))
-    if value.startswith(_FORMULA_START):
-        value = "'" + value
-    if '"' in value:
-        return '"' + value.replace('"', '""') + '"'
-    if "," in value or "\n" in value or "\r" in value:
-        return '"' + value + '"'
-    return value
+    return _csv_field(_csv_cell(value))
 
 
 # Cells written per text value (and None: no pick at a rank), kept per process:
 # most cells of a campaign's records (campaign, arm, segment, preheader, blocks,
 # products) repeat. Columns that differ per recipient (ids, email, tagged links,
-# hashes) are not kept.
+# hashes) and long texts are not kept.
 _RECORD_CELLS: dict[str | None, str] = {None: ""}
 _MAX_RECORD_CELLS = 65_536
+_MAX_KEPT_CELL = 256
 _PER_RECIPIENT = ("recipient_id", "email", "url", "tracking_id", "content_hash")
 _KEEP_CELL = tuple(not column.endswith(_PER_RECIPIENT) for column in CSV_COLUMNS)
+# Cell types no value of which equals a text or None unless it is one: looking
+# such cells up among the kept texts finds only their own cell.
+_LOOKUP_TYPES = frozenset(
+    {str, type(None), bool, int, float, Decimal, dt.date, dt.datetime}
+)
 
 
 def csv_record(payload: Mapping[str, Any]) -> str:
@@ -410,11 +414,9 @@ def csv_record(payload: Mapping[str, Any]) -> str:
             cells.extend(map(pick.get, _PICK_PARTS))
     cells.extend(map(get, _CSV_TAIL))
     known = _RECORD_CELLS
-    try:
-        # only text and None are kept, and no other value equals one of them:
-        # a hit is exact
+    if _LOOKUP_TYPES.issuperset(map(type, cells)):
         written = list(map(known.get, cells))
-    except TypeError:  # an unhashable value: no lookups
+    else:  # a str subclass may equal a kept text: no lookups
         written = [None] * len(cells)
     if len(known) > _MAX_RECORD_CELLS:
         known.clear()
@@ -423,7 +425,11 @@ def csv_record(payload: Mapping[str, Any]) -> str:
         if text is None:
             value = cells[index]
             text = written[index] = _record_cell(value)
-            if type(value) is str and _KEEP_CELL[index]:
+            if (
+                type(value) is str
+                and _KEEP_CELL[index]
+                and len(value) <= _MAX_KEPT_CELL
+            ):
                 known[value] = text
     return ",".join(written) + "\r\n"
 
@@ -460,7 +466,7 @@ class LineEncoder:
     """
 
     def __init__(self, compression: str = DEFAULT_COMPRESSION) -> None:
-        self._parts: list[bytes] = []
+        self._parts: list[bytes] | None = []
         self._compressor: Any = None
         if _check_compression(compression) == "zstd":
             compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
@@ -468,24 +474,23 @@ class LineEncoder:
 
     def write(self, line: bytes) -> None:
         """Add lines (each ending in a newline)."""
+        parts = self._parts
+        if parts is None:
+            raise ValueError("LineEncoder.write after finish")
         if self._compressor is None:
-            self._parts.append(line)
+            parts.append(line)
         elif compressed := self._compressor.compress(line):
-            self._parts.append(compressed)
+            parts.append(compressed)
 
     def finish(self) -> bytes:
-        """The encoding of every line written, ending the frame."""
+        """The encoding of every line written, ending the frame (once)."""
+        parts = self._parts
+        if parts is None:
+            raise ValueError("LineEncoder.finish called twice")
         if self._compressor is not None:
-            self._parts.append(self._compressor.flush())
-            self._compressor = None
-        return b"".join(self._parts)
-
-
-def encode_lines(lines: bytes, compression: str = DEFAULT_COMPRESSION) -> bytes:
-    """Payload lines, all given at once, encoded as :class:`LineEncoder` does."""
-    encoder = LineEncoder(compression)
-    encoder.write(lines)
-    return encoder.finish()
+            parts.append(self._compressor.flush())
+        self._parts = None
+        return b"".join(parts)
 
 
 def validate_run_id(run_id: str) -> str:

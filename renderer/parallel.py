@@ -41,6 +41,7 @@ from renderer.outbox import (
     LineEncoder,
     csv_record,
     payload_line_with_html,
+    plain_json,
     segment_key,
 )
 from renderer.pipeline import GUARD_COLUMNS, render_campaign
@@ -202,10 +203,6 @@ def render_chunk(
     return chunk
 
 
-# Types orjson writes as renderer.outbox.dumps does (_ORJSON_SCALARS there).
-_PLAIN_JSON = frozenset({str, bool, type(None)})
-
-
 def _json_exact(payload: Mapping[str, Any]) -> bool:
     """Whether orjson writes a payload of :func:`render_chunk` as ``dumps`` does.
 
@@ -216,9 +213,7 @@ def _json_exact(payload: Mapping[str, Any]) -> bool:
     those are checked here (the whole check costs ~5 us a payload). The chunked
     run is compared byte for byte with the classic writer, which checks all.
     """
-    return _PLAIN_JSON.issuperset(
-        (type(payload["segment"]), type(payload["model_version"]))
-    )
+    return plain_json(payload["segment"], payload["model_version"])
 
 
 # One renderer per worker process, built by the pool's initializer.

@@ -45,7 +45,7 @@ from renderer.segment_copy import (
     SEGMENT_COPY,
     SegmentCopy,
 )
-from renderer.skeleton import Skeletons
+from renderer.skeleton import Skeletons, json_body
 from renderer.text import (
     clean_line,
     format_price,
@@ -371,7 +371,7 @@ class Renderer:
         context = {"subject": subject, "preheader": preheader, "blocks": blocks}
         html = self._html.render(context)
         text = tidy_text(self._text.render(context))
-        digest = content_hash(subject, _json_body(html), text)
+        digest = content_hash(subject, json_body(html), text)
         return {
             "recipient_id": customer_id,
             "email": email,
@@ -579,7 +579,7 @@ class Renderer:
             html_json = html_parts.json
         else:
             html = html_output
-            html_json = _json_body(html)
+            html_json = json_body(html)
         if text is None:
             text = tidy_text(self._text.render(context))
         for recommendation, item in zip(recommendations, items, strict=True):
@@ -610,7 +610,8 @@ def content_hash(subject: str, html_json: bytes, text: str) -> str:
     """A payload's content hash: XXH3-128 (hex) over its subject (UTF-8), HTML
     (as the body of its JSON string: ``orjson.dumps(html)[1:-1]``, the bytes
     that its payload line holds) and plain text (UTF-8), each followed by a
-    NUL byte.
+    NUL byte. (orjson is pinned: an escaping that changed would change every
+    hash, and diff-based sync would send every recipient once more.)
 
     Diff-based sync compares it with the hash the ESP last acknowledged for the
     same recipient and campaign, so it must change whenever what the person
@@ -642,12 +643,6 @@ def _code_constants(code: types.CodeType) -> Iterator[object]:
             yield constant
 
 
-def _json_body(text: str) -> bytes:
-    """``text`` as the inside of a JSON string, as :func:`renderer.outbox.dumps`
-    writes it (``orjson`` escapes the same characters: quote, backslash, C0)."""
-    return orjson.dumps(text)[1:-1]
-
-
 class _PieceEncoder:
     """Render a template to the body of a JSON string, piece by piece.
 
@@ -667,7 +662,7 @@ class _PieceEncoder:
         for constant in _code_constants(template.root_render_func.__code__):
             if type(constant) is str:
                 try:
-                    encoded = _json_body(constant)
+                    encoded = json_body(constant)
                 except (UnicodeEncodeError, orjson.JSONEncodeError):
                     continue  # encoded (and refused) when rendered, as before
                 self._static[id(constant)] = encoded
@@ -683,7 +678,7 @@ class _PieceEncoder:
         body: list[bytes] = []
         for piece in pieces:
             known = static.get(id(piece))
-            body.append(_json_body(str(piece)) if known is None else known)
+            body.append(json_body(str(piece)) if known is None else known)
         return b"".join(body)
 
 
@@ -740,15 +735,16 @@ def _merge_vars(
         "MR_CAMP": campaign.campaign_id,
         "MR_BLOCKS": ",".join(block_ids),
     }
-    for index, (name, url, price, image) in enumerate(_MERGE_PICK_TAGS):
+    for index, (name_tag, url_tag, price_tag, image_tag) in enumerate(_MERGE_PICK_TAGS):
         if index < len(items):
             item = items[index]
-            merge[name] = item["name"]
-            merge[url] = item["url"] or ""
-            merge[price] = item["price"]
-            merge[image] = item["image_url"] or ""
+            merge[name_tag] = item["name"]
+            merge[url_tag] = item["url"] or ""
+            merge[price_tag] = item["price"]
+            merge[image_tag] = item["image_url"] or ""
         else:
-            merge[name] = merge[url] = merge[price] = merge[image] = ""
+            merge[name_tag] = merge[url_tag] = merge[price_tag] = ""
+            merge[image_tag] = ""
     return merge
 
 

@@ -321,8 +321,20 @@ class _Skeleton(NamedTuple):
     tidied: tuple[str, ...] | None = None
 
 
-def _json_body(text: str) -> bytes:
-    return orjson.dumps(text)[1:-1]
+def json_body(text: str) -> bytes:
+    """``text`` as the inside of a JSON string, as :func:`renderer.outbox.dumps`
+    writes it (``orjson`` escapes the same characters: quote, backslash, C0).
+
+    Raises
+    ------
+    UnicodeEncodeError
+        If the text holds a lone surrogate (no UTF-8 for it), naming where.
+    """
+    try:
+        return orjson.dumps(text)[1:-1]
+    except orjson.JSONEncodeError:
+        text.encode("utf-8")  # raises the error that says where
+        raise
 
 
 def _split(output: str, tidy: bool = False) -> _Skeleton:
@@ -330,7 +342,7 @@ def _split(output: str, tidy: bool = False) -> _Skeleton:
     texts = tuple(parts[0::2])
     return _Skeleton(
         texts,
-        tuple(_json_body(text) for text in texts),
+        tuple(json_body(text) for text in texts),
         tuple(int(number) for number in parts[1::2]),
         tidy_pieces(texts) if tidy else None,
     )
@@ -432,7 +444,7 @@ class Skeletons:
         ):
             if skeleton.tidied is not None:
                 text = _fill_tidied(skeleton, slots, to_text)
-                outputs.append(_json_body(text) if as_bytes else text)
+                outputs.append(json_body(text) if as_bytes else text)
                 continue
             if not as_bytes:
                 outputs.append(_fill(skeleton, slots, to_text))
@@ -447,7 +459,7 @@ class Skeletons:
                 # escaped, encoded forms are kept, keyed by the exact string
                 known = encodings.get(value) if type(value) is str else None
                 if known is None:
-                    known = _json_body(to_text(value))
+                    known = json_body(to_text(value))
                     if type(value) is str:
                         encodings[value] = known
                 pieces.append(known)

@@ -401,3 +401,23 @@ def test_export_process_killed_midway_then_rerun_sends_each_recipient_once(
         assert "1,100 unchanged, 0 accepted" in output
         assert sum(request["method"] == "POST" for request in esp.requests) == posts
         assert delivered(esp, destination) == counts
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [("c-1", "spring"), ("c-2", None), ("ç-3", "spring")],
+        # SQLite's JSON functions would cut these at the NUL
+        [("c\x001", "spring"), ("c\x002", "spring")],
+    ],
+)
+def test_the_export_log_keeps_each_recipient_as_given(
+    tmp_path: Path, pairs: list[tuple[str, str | None]]
+) -> None:
+    with SyncState(tmp_path / "state.sqlite") as state:
+        logged = state.log_export("outbox", "run-1", pairs, ["email", "html"])
+        assert logged == len(pairs)
+        rows = state.export_log("run-1")
+    assert [(row["recipient_id"], row["campaign_id"]) for row in rows] == pairs
+    assert {row["fields"] for row in rows} == {"email,html"}
+    assert {row["outcome"] for row in rows} == {"written"}

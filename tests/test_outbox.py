@@ -25,6 +25,7 @@ from renderer.outbox import (
     MANIFEST_FILE,
     PAYLOADS_FILE,
     PAYLOADS_FILES,
+    LineEncoder,
     OutboxIntegrityError,
     RunExistsError,
     csv_lines,
@@ -32,7 +33,6 @@ from renderer.outbox import (
     csv_row,
     dumps,
     dumps_fast,
-    encode_lines,
     payload_line,
     read_outbox,
     read_outbox_emails,
@@ -225,7 +225,10 @@ def test_compressed_run_reads_like_a_plain_one(tmp_path: Path) -> None:
 
     class Chunk:
         def __init__(self, part: list[dict[str, Any]]) -> None:
-            self.jsonl = encode_lines(b"".join(payload_line(p) for p in part))
+            encoder = LineEncoder()
+            for item in part:
+                encoder.write(payload_line(item))
+            self.jsonl = encoder.finish()
             self.csv = b""
             self.payload_count = len(part)
             self.segments = Counter(p["segment"] for p in part)
@@ -436,3 +439,31 @@ def test_a_csv_record_is_its_row_written_by_csv_lines(payload: dict[str, Any]) -
     # twice: the second time its text cells are looked up
     assert csv_record(payload) == expected
     assert csv_record(payload) == expected
+
+
+def test_a_line_encoder_refuses_lines_after_its_frame_ended() -> None:
+    encoder = LineEncoder()
+    encoder.write(b"{}\n")
+    encoder.finish()
+    with pytest.raises(ValueError, match="after finish"):
+        encoder.write(b"{}\n")
+    with pytest.raises(ValueError, match="twice"):
+        encoder.finish()
+
+
+class _CaselessText(str):
+    """A text equal to any text that differs from it in case only."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and self.lower() == other.lower()
+
+    def __hash__(self) -> int:
+        return hash(self.lower())
+
+
+def test_a_csv_record_never_takes_a_kept_cell_for_an_equal_text() -> None:
+    base = {key: None for key in CSV_COLUMNS}
+    assert csv_record({**base, "subject": "hello"}).count("hello") == 1
+    shouting = {**base, "subject": _CaselessText("HELLO")}
+    assert csv_record(shouting) == csv_lines([csv_row(shouting)]).decode("utf-8")
+    assert "HELLO" in csv_record(shouting)

@@ -221,23 +221,31 @@ class SyncState:
         left in one export (e.g. an outbox run written), in one transaction."""
         now = dt.datetime.now(dt.UTC).isoformat()
         listed = ",".join(fields)
+        pairs = [[str(id_), campaign] for id_, campaign in recipients]
         # the pairs as one JSON array, unpacked by SQLite: a third less time
-        # than a Python row per recipient (100,000 rows at the end of a render)
-        pairs = orjson.dumps([[str(id_), campaign] for id_, campaign in recipients])
+        # than a Python row per recipient (100,000 rows at the end of a render);
+        # SQLite's JSON functions cut text at NUL, so such pairs go row by row
+        text = orjson.dumps(pairs).decode()
         cursor = self.connection
         cursor.execute("begin immediate")
         try:
-            inserted = cursor.execute(
-                "insert into export_log select ?, ?, ?, "
-                "json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?, "
-                "'written' from json_each(?)",
-                (now, destination, run_id, listed, pairs),
-            ).rowcount
+            if "\\u0000" in text:
+                cursor.executemany(
+                    "insert into export_log values (?, ?, ?, ?, ?, ?, 'written')",
+                    [(now, destination, run_id, *pair, listed) for pair in pairs],
+                )
+            else:
+                cursor.execute(
+                    "insert into export_log select ?, ?, ?, "
+                    "json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?, "
+                    "'written' from json_each(?)",
+                    (now, destination, run_id, listed, text),
+                )
         except BaseException:
             cursor.execute("rollback")
             raise
         cursor.execute("commit")
-        return inserted
+        return len(pairs)
 
     def export_log(self, run_id: str | None = None) -> list[dict[str, str]]:
         """The export audit rows (of one outbox run), oldest first."""
