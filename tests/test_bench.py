@@ -60,3 +60,26 @@ def test_full_run_runs_a_range_of_stages_without_the_reference(
     )
     assert backwards.returncode == 2
     assert "--to-stage comes before --from-stage" in backwards.stderr
+
+
+def test_render_bench_measures_one_process_and_a_pool_in_fresh_interpreters() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "bench/render_bench.py",
+            "--recipients",
+            "300",
+            "--processes",
+            "1",
+            "2",
+        ],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["1", "2"]
+    for line in lines:
+        assert "payloads of 300 recipients" in line
+        assert "audit rows" in line and "per CPU s" in line
