@@ -21,6 +21,9 @@ ENV_OUTBOX = "MAILROOM_OUTBOX"
 ENV_AS_OF = "MAILROOM_AS_OF"
 ENV_AS_OF_AT = "MAILROOM_AS_OF_AT"
 ENV_RETENTION_DAYS = "MAILROOM_RETENTION_DAYS"
+# The simulator's as-of date: the day after its last simulated day (here, not in
+# mailroom.simulator, so that the command line can name it without loading pandas).
+DEFAULT_AS_OF = date(2026, 11, 1)
 # Raw web and email events older than this many days before the as-of date are
 # purged by every ingestion (two years: long enough for yearly seasonality).
 DEFAULT_RETENTION_DAYS = 730

@@ -15,9 +15,12 @@ from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
-from mailroom.privacy import PrivacyError
-from mailroom.settings import Settings, SettingsError, duckdb_memory_limit
-from mailroom.simulator.core import DEFAULT_AS_OF
+from mailroom.settings import (
+    DEFAULT_AS_OF,
+    Settings,
+    SettingsError,
+    duckdb_memory_limit,
+)
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.command(args)
-    except (SettingsError, FileNotFoundError, ValueError, PrivacyError) as error:
+    # ValueError covers mailroom.privacy.PrivacyError (not imported here: worker
+    # processes import this module again, so it loads only what it needs)
+    except (SettingsError, FileNotFoundError, ValueError) as error:
         print(f"mailroom: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

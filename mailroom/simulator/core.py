@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mailroom.contract import SOURCES
+from mailroom.settings import DEFAULT_AS_OF
 from mailroom.simulator import constants as k
 from mailroom.simulator.catalog import build_catalog
 from mailroom.simulator.commerce import make_orders
@@ -38,10 +39,6 @@ from mailroom.simulator.web import cart_truth, make_web_events, web_identifiers
 
 MIN_HISTORY_DAYS = 90
 _STREAM_CATALOG, _STREAM_CAMPAIGNS, _STREAM_CHUNK = 1, 2, 3
-
-
-# The day after the last simulated day, unless told otherwise.
-DEFAULT_AS_OF = date(2026, 11, 1)
 
 
 @dataclass(frozen=True)
