@@ -378,11 +378,6 @@ def csv_lines(rows: Iterable[list[str]]) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
-def _record_cell(value: object) -> str:
-    """One cell as :func:`csv_lines` writes it in a record of :func:`csv_row`."""
-    return _csv_field(_csv_cell(value))
-
-
 # Cells written per text value (and None: no pick at a rank), kept per process:
 # most cells of a campaign's records (campaign, arm, segment, preheader, blocks,
 # products) repeat. Columns that differ per recipient (ids, email, tagged links,
@@ -424,7 +419,7 @@ def csv_record(payload: Mapping[str, Any]) -> str:
     for index, text in enumerate(written):
         if text is None:
             value = cells[index]
-            text = written[index] = _record_cell(value)
+            text = written[index] = _csv_field(_csv_cell(value))
             if (
                 type(value) is str
                 and _KEEP_CELL[index]
@@ -472,15 +467,20 @@ class LineEncoder:
             compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
             self._compressor = compressor.compressobj()
 
-    def write(self, line: bytes) -> None:
-        """Add lines (each ending in a newline)."""
-        parts = self._parts
-        if parts is None:
-            raise ValueError("LineEncoder.write after finish")
+    def encode(self, lines: bytes) -> bytes:
+        """Lines (each ending in a newline) encoded, without keeping them: the
+        bytes ready now (a compressor hands out its output in blocks)."""
+        if self._parts is None:
+            raise ValueError("LineEncoder used after finish")
         if self._compressor is None:
-            parts.append(line)
-        elif compressed := self._compressor.compress(line):
-            parts.append(compressed)
+            return lines
+        return self._compressor.compress(lines)
+
+    def write(self, line: bytes) -> None:
+        """Add lines (each ending in a newline), kept for :meth:`finish`."""
+        encoded = self.encode(line)  # refused after finish
+        if encoded and self._parts is not None:
+            self._parts.append(encoded)
 
     def finish(self) -> bytes:
         """The encoding of every line written, ending the frame (once)."""
@@ -558,7 +558,7 @@ def write_outbox(
             count += 1
             segments[segment_key(payload)] += 1
             if csv_file is not None:
-                csv_file.write(csv_line(csv_row(payload)))
+                csv_file.write(csv_record(payload).encode("utf-8"))
         return count
 
     return _write_run(fill, outbox_root, run_id, metadata, write_csv, compression)
@@ -568,7 +568,8 @@ class EncodedChunk(Protocol):
     """Payloads already serialised, in order, as :func:`write_outbox` would write
     them: ``jsonl`` is their :func:`payload_line` bytes passed through a
     :class:`LineEncoder` with the run's compression, ``csv`` their
-    :func:`csv_line` bytes (no header), ``segments`` counts :func:`segment_key`."""
+    :func:`csv_record` text as UTF-8 (no header), ``segments`` counts
+    :func:`segment_key`."""
 
     jsonl: bytes
     csv: bytes
@@ -841,7 +842,7 @@ class _HashedFile:
         self.digest = hashlib.sha256()
         self.size = 0
         self.compression = compression
-        self._compressor: Any = None
+        self._lines: LineEncoder | None = None
 
     def __enter__(self) -> _HashedFile:
         return self
@@ -855,20 +856,17 @@ class _HashedFile:
         self.size += len(data)
 
     def write_lines(self, lines: bytes) -> None:
-        if self.compression == "none":
-            self.write(lines)
-            return
-        if self._compressor is None:
-            compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-            self._compressor = compressor.compressobj()
-        if compressed := self._compressor.compress(lines):
-            self.write(compressed)
+        if self._lines is None:  # made on the first lines: no lines, no frame
+            self._lines = LineEncoder(self.compression)
+        if encoded := self._lines.encode(lines):
+            self.write(encoded)
 
     def sync(self) -> None:
         """End the compressed frame, if any, and flush to disk (fsync)."""
-        if self._compressor is not None:
-            self.write(self._compressor.flush())
-            self._compressor = None
+        if self._lines is not None:
+            if ended := self._lines.finish():
+                self.write(ended)
+            self._lines = None
         self.stream.flush()
         os.fsync(self.stream.fileno())
 
