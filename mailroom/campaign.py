@@ -47,6 +47,10 @@ from renderer.render import PICK_KEYS, Campaign, Renderer, recipient_columns
 AUDIT_TABLE = "emails.decision_audit"
 # Recipients whose audit is built in one statement.
 AUDIT_FLUSH_RECIPIENTS = 50_000
+# Once no more than this many recipients are still to come, the audit is built for
+# what is buffered: what is left for the end, when the workers are done and a core
+# would wait, is then small.
+AUDIT_TAIL_RECIPIENTS = 5_000
 # Below this many recipients one process renders: starting workers costs more.
 PARALLEL_MIN_RECIPIENTS = 20_000
 
@@ -192,7 +196,7 @@ def render_to_outbox(
     con.begin()
     try:
         _prepare_audit(con, campaign.campaign_id)
-        audit = _AuditWriter(con, run_id, as_of, spec, catalog, mart_types)
+        audit = _AuditWriter(con, run_id, as_of, spec, catalog, mart_types, audience)
         report.manifest = write_outbox_chunks(
             _counted(chunks, report, audit),
             outbox,
@@ -273,11 +277,14 @@ class _AuditWriter:
         spec: RenderSpec,
         catalog: Catalog,
         mart_types: dict[str, str],
+        audience: int,
     ) -> None:
         self.con, self.run_id, self.as_of = con, run_id, as_of
         self.batches: list[pa.RecordBatch] = []
         self.buffered = 0
         self.rows = 0
+        # the recipients still to come (as counted before rendering)
+        self.to_come = audience
         _, share = split_holdout(spec.arms)
         self.slots = catalog.slots
         self.query = decision_audit_sql(
@@ -293,7 +300,10 @@ class _AuditWriter:
     def add(self, batch: pa.RecordBatch) -> None:
         self.batches.append(batch)
         self.buffered += batch.num_rows
-        if self.buffered >= AUDIT_FLUSH_RECIPIENTS:
+        was_to_come, self.to_come = self.to_come, self.to_come - batch.num_rows
+        if self.buffered >= AUDIT_FLUSH_RECIPIENTS or (
+            self.to_come <= AUDIT_TAIL_RECIPIENTS < was_to_come
+        ):
             self.flush()
 
     def flush(self) -> None:

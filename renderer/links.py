@@ -121,7 +121,9 @@ _cached_safe_url = functools.lru_cache(maxsize=65_536)(safe_url)
 
 
 @functools.lru_cache(maxsize=65_536)
-def _campaign_link(url: str, utm_items: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+def campaign_link_parts(
+    url: str, utm_items: tuple[tuple[str, str], ...]
+) -> tuple[str, str]:
     """Split the tagged form of ``url`` around its tracking-id value.
 
     Returns ``(head, tail)`` such that ``head + tid + tail`` equals
@@ -152,5 +154,5 @@ def tag_recipient_url(
     recipient_tid
         The recipient's id from :func:`tracking_id` (hex, so it needs no encoding).
     """
-    head, tail = _campaign_link(url, utm_items)
+    head, tail = campaign_link_parts(url, utm_items)
     return f"{head}{recipient_tid}{tail}"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -33,6 +34,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from renderer import worker
 from renderer.audit import OUTCOME_SCHEMA
 from renderer.catalog import load_catalog
 from renderer.guard import SendGuard, reason_code
@@ -220,7 +222,8 @@ def _json_exact(payload: Mapping[str, Any]) -> bool:
 _WORKER: tuple[RenderSpec, Renderer] | None = None
 
 
-def _init_worker(spec: RenderSpec) -> None:
+def init_worker(spec: RenderSpec) -> None:
+    """Build this worker process's renderer (run by :func:`renderer.worker.start`)."""
     global _WORKER
     _WORKER = (spec, _build_renderer(spec))
 
@@ -352,8 +355,8 @@ def render_chunks(
     pool = ProcessPoolExecutor(
         processes,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(spec,),
+        initializer=worker.start,
+        initargs=(pickle.dumps(spec),),
     )
     pending: deque[Future[RenderedChunk]] = deque()
     try:
@@ -368,6 +371,8 @@ def render_chunks(
             )
             if len(pending) >= processes * IN_FLIGHT_PER_WORKER:
                 yield pending.popleft().result()
+        # every chunk is in: workers exit as they run out of work, not at the end
+        pool.shutdown(wait=False)
         while pending:
             yield pending.popleft().result()
     finally:

@@ -33,7 +33,13 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from renderer.catalog import CONTEXT_COLUMNS, Block, Catalog, Decision
 from renderer.compile import compile_catalog
-from renderer.links import cached_safe_url, safe_url, tag_recipient_url, tracking_id
+from renderer.links import (
+    cached_safe_url,
+    campaign_link_parts,
+    safe_url,
+    tag_recipient_url,
+    tracking_id,
+)
 from renderer.segment_copy import (
     DEFAULT_COPY,
     DEFAULT_COPY_ID,
@@ -78,6 +84,13 @@ PICK_KEYS = (
 
 _PICK_KEY_SET = frozenset(PICK_KEYS)
 _TEXT_OR_NONE = frozenset({str, type(None)})
+
+# A block's link for a campaign: name, the tagged URL's parts around the tracking
+# id and no column, or name, two empty parts and the column holding the URL.
+_LinkPart = tuple[str, str, str, str | None]
+# A block's image: name, and its URL or the column holding it.
+_ImagePart = tuple[str, str | None, str | None]
+_BlockUrls = tuple[tuple[_LinkPart, ...], tuple[_ImagePart, ...]]
 
 # A first name longer than this is left out of the subject line (still greeted).
 MAX_SUBJECT_NAME_LENGTH = 40
@@ -225,6 +238,7 @@ class Renderer:
         self.segment_copy = dict(SEGMENT_COPY if segment_copy is None else segment_copy)
         self.default_copy = default_copy
         self.catalog = catalog
+        self._urls: dict[tuple, _BlockUrls] = {}
         loader: BaseLoader = PackageLoader("renderer", "templates")
         if catalog is not None:
             compiled = compile_catalog(catalog)
@@ -469,6 +483,31 @@ class Renderer:
         assert encoded is not None
         return payload, made, encoded
 
+    def _block_urls(
+        self, block: Block, shop_url: str, utm_items: tuple[tuple[str, str], ...]
+    ) -> _BlockUrls:
+        """A block's links and images for a campaign, made once: a fixed link as
+        the parts around the tracking id (:func:`renderer.links.tag_recipient_url`
+        joins them so), a fixed image as its URL; a column's as the column."""
+        key = (block.id, shop_url, utm_items)
+        made = self._urls.get(key)
+        if made is None:
+            links: list[_LinkPart] = []
+            for name, spec in block.links.items():
+                if spec.is_column:
+                    links.append((name, "", "", spec.value))
+                else:
+                    url = _segment_cta_url(shop_url, spec.value)
+                    links.append((name, *campaign_link_parts(url, utm_items), None))
+            images: list[_ImagePart] = [
+                (name, None, spec.value)
+                if spec.is_column
+                else (name, cached_safe_url(spec.value, base_url=shop_url), None)
+                for name, spec in block.images.items()
+            ]
+            made = self._urls[key] = (tuple(links), tuple(images))
+        return made
+
     def _render_catalog(
         self,
         recipient: Mapping[str, Any],
@@ -511,18 +550,18 @@ class Renderer:
                 subject_block = block
             if preheader_block is None and block.preheader is not None:
                 preheader_block = block
+            link_parts, image_parts = self._block_urls(block, shop_url, utm_items)
             links: dict[str, str | None] = {}
-            for name, spec in block.links.items():
-                if spec.is_column:
-                    url = cached_safe_url(row.get(spec.value), base_url=shop_url)
+            for name, head, tail, column in link_parts:
+                if column is None:
+                    links[name] = f"{head}{tid}{tail}"
+                elif url := cached_safe_url(row.get(column), base_url=shop_url):
+                    links[name] = tag_recipient_url(url, utm_items, tid)
                 else:
-                    url = _segment_cta_url(shop_url, spec.value)
-                links[name] = tag_recipient_url(url, utm_items, tid) if url else None
+                    links[name] = None
             images = {
-                name: cached_safe_url(row.get(spec.value))
-                if spec.is_column
-                else cached_safe_url(spec.value, base_url=shop_url)
-                for name, spec in block.images.items()
+                name: url if column is None else cached_safe_url(row.get(column))
+                for name, url, column in image_parts
             }
             block_context[block.id] = {
                 "id": block.id,
@@ -538,9 +577,11 @@ class Renderer:
         preheader = clean_line(
             preheader_block.preheader if preheader_block else copy.preheader
         )
-        customer = {
-            column: _clean_value(row.get(column)) for column in self._template_columns
-        }
+        customer = {}
+        for column in self._template_columns:
+            value = row.get(column)
+            # a mart value as block templates see it: text on one safe line
+            customer[column] = clean_line(value) if isinstance(value, str) else value
         context = {
             "subject": subject,
             "preheader": preheader,
@@ -696,11 +737,6 @@ def _checked_email(recipient: Mapping[str, Any], customer_id: str) -> str:
             f"{email!r}: expected one address without spaces or line breaks"
         )
     return email
-
-
-def _clean_value(value: object) -> object:
-    """A mart value as block templates see it: text on one safe line."""
-    return clean_line(value) if isinstance(value, str) else value
 
 
 def _block_subject(block: Block | None, first_name: str | None) -> str | None:

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import multiprocessing
+import os
+import pickle
+from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,7 @@ from hypothesis import strategies as st
 
 from mailroom.campaign import campaign_for, render_processes, render_to_outbox
 from mailroom.recipients import iter_recipient_batches
+from renderer import worker
 from renderer.catalog import CatalogError, load_catalog
 from renderer.config import SendConfig
 from renderer.guard import SendGuard
@@ -331,3 +336,35 @@ def test_audit_values_keep_their_own_form_whatever_was_seen_before() -> None:
 def test_unknown_outbox_compression_is_refused_by_the_send_config() -> None:
     with pytest.raises(ValueError, match="outbox_compression must be one of"):
         SendConfig(outbox_compression="gzip")
+
+
+def _worker_state() -> tuple[str | None, list[int]]:
+    """In a worker: OPENBLAS_NUM_THREADS and the threads of each BLAS loaded."""
+    from threadpoolctl import threadpool_info
+
+    return os.environ.get("OPENBLAS_NUM_THREADS"), [
+        info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"
+    ]
+
+
+@pytest.mark.parametrize("preset", [None, "2"])
+def test_render_workers_load_blas_with_the_threads_asked_for(
+    preset: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rendering does no linear algebra; a BLAS thread per core cost each worker
+    # a quarter of a second of CPU as numpy loaded. A value the user set stays.
+    if preset is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", preset)
+    spec = RenderSpec(campaign_for(AS_OF), {"A": 1}, "test")
+    with ProcessPoolExecutor(
+        1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=worker.start,
+        initargs=(pickle.dumps(spec),),
+    ) as pool:
+        variable, threads = pool.submit(_worker_state).result()
+    expected = preset or "1"
+    assert variable == expected
+    assert threads and set(threads) == {int(expected)}
