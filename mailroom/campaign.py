@@ -47,9 +47,8 @@ from renderer.render import PICK_KEYS, Campaign, Renderer, recipient_columns
 AUDIT_TABLE = "emails.decision_audit"
 # Recipients whose audit is built in one statement.
 AUDIT_FLUSH_RECIPIENTS = 50_000
-# Once no more than this many recipients are still to come, the audit is built for
-# what is buffered: what is left for the end, when the workers are done and a core
-# would wait, is then small.
+# With workers, the audit is built once more when this many recipients are still
+# to come (see _AuditWriter.expect).
 AUDIT_TAIL_RECIPIENTS = 5_000
 # Below this many recipients one process renders: starting workers costs more.
 PARALLEL_MIN_RECIPIENTS = 20_000
@@ -178,11 +177,15 @@ def render_to_outbox(
         known_columns=tuple(known),
         compression=config.outbox_compression,
     )
-    audience = con.execute("select count(*) from marts.personalization").fetchone()[0]
+    # the recipients iter_recipient_tables reads
+    audience = con.execute(
+        f"select count(*) from {RECIPIENTS} where customer_id > ''"
+    ).fetchone()[0]
     # loaded here for the columns to read and the audit (the workers load their own)
     catalog = load_catalog(spec.catalog_path, known_columns=spec.known_columns)
     read = recipient_columns(catalog) | {"email", *GUARD_COLUMNS}
     pick_known = [row[0] for row in con.execute(f"describe {PICKS}").fetchall()]
+    processes = render_processes(config, audience)
     chunks = render_chunks(
         iter_recipient_tables(
             con,
@@ -191,12 +194,14 @@ def render_to_outbox(
         ),
         guard,
         spec,
-        processes=render_processes(config, audience),
+        processes=processes,
     )
     con.begin()
     try:
         _prepare_audit(con, campaign.campaign_id)
-        audit = _AuditWriter(con, run_id, as_of, spec, catalog, mart_types, audience)
+        audit = _AuditWriter(con, run_id, as_of, spec, catalog, mart_types)
+        if processes > 1:  # with no workers, nothing would overlap the statement
+            audit.expect(audience)
         report.manifest = write_outbox_chunks(
             _counted(chunks, report, audit),
             outbox,
@@ -277,14 +282,13 @@ class _AuditWriter:
         spec: RenderSpec,
         catalog: Catalog,
         mart_types: dict[str, str],
-        audience: int,
     ) -> None:
         self.con, self.run_id, self.as_of = con, run_id, as_of
         self.batches: list[pa.RecordBatch] = []
         self.buffered = 0
         self.rows = 0
-        # the recipients still to come (as counted before rendering)
-        self.to_come = audience
+        # the recipients still to come, when expected (see expect)
+        self.to_come: int | None = None
         _, share = split_holdout(spec.arms)
         self.slots = catalog.slots
         self.query = decision_audit_sql(
@@ -297,13 +301,21 @@ class _AuditWriter:
             holdout_share=share if spec.holdout is None else spec.holdout,
         )
 
+    def expect(self, recipients: int) -> None:
+        """Build the audit once more when the last :data:`AUDIT_TAIL_RECIPIENTS`
+        of ``recipients`` are still to come: what is then left for the end, when
+        the workers are done and one core waits, is small."""
+        self.to_come = recipients
+
     def add(self, batch: pa.RecordBatch) -> None:
         self.batches.append(batch)
         self.buffered += batch.num_rows
-        was_to_come, self.to_come = self.to_come, self.to_come - batch.num_rows
-        if self.buffered >= AUDIT_FLUSH_RECIPIENTS or (
-            self.to_come <= AUDIT_TAIL_RECIPIENTS < was_to_come
-        ):
+        last_stretch = False
+        if self.to_come is not None:
+            before = self.to_come
+            self.to_come -= batch.num_rows
+            last_stretch = self.to_come <= AUDIT_TAIL_RECIPIENTS < before
+        if self.buffered >= AUDIT_FLUSH_RECIPIENTS or last_stretch:
             self.flush()
 
     def flush(self) -> None:

@@ -371,8 +371,6 @@ def render_chunks(
             )
             if len(pending) >= processes * IN_FLIGHT_PER_WORKER:
                 yield pending.popleft().result()
-        # every chunk is in: workers exit as they run out of work, not at the end
-        pool.shutdown(wait=False)
         while pending:
             yield pending.popleft().result()
     finally:

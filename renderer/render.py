@@ -238,7 +238,7 @@ class Renderer:
         self.segment_copy = dict(SEGMENT_COPY if segment_copy is None else segment_copy)
         self.default_copy = default_copy
         self.catalog = catalog
-        self._urls: dict[tuple, _BlockUrls] = {}
+        self._urls: dict[tuple[str, str, tuple[tuple[str, str], ...]], _BlockUrls] = {}
         loader: BaseLoader = PackageLoader("renderer", "templates")
         if catalog is not None:
             compiled = compile_catalog(catalog)
@@ -577,7 +577,7 @@ class Renderer:
         preheader = clean_line(
             preheader_block.preheader if preheader_block else copy.preheader
         )
-        customer = {}
+        customer: dict[str, Any] = {}
         for column in self._template_columns:
             value = row.get(column)
             # a mart value as block templates see it: text on one safe line

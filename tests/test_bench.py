@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mailroom.settings import Settings
 from tests.conftest import REPOSITORY
 
@@ -83,3 +85,27 @@ def test_render_bench_measures_one_process_and_a_pool_in_fresh_interpreters() ->
     for line in lines:
         assert "payloads of 300 recipients" in line
         assert "audit rows" in line and "per CPU s" in line
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
+def test_render_instructions_bench_counts_a_chunk_under_valgrind() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "bench/render_instructions.py",
+            "--chunks",
+            "1",
+            "--top",
+            "3",
+        ],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    first, *top = result.stdout.splitlines()
+    per_payload, rest = first.split(" instructions a payload ")
+    # a chunk of bench recipients, less its holdout; and far more than nothing
+    assert rest.startswith("(9") and "payloads in 1 chunks of 1,000" in rest
+    assert int(per_payload.replace(",", "")) > 100_000
+    assert len(top) == 3 and all("%)" in line for line in top)
