@@ -5,7 +5,8 @@ thread per core as it loads, and they spin a while: 0.12-0.2 s of CPU per
 worker, for linear algebra that rendering never does. So a worker starts here,
 sets OpenBLAS to one thread, and only then loads the renderer; the spec comes
 pickled, for unpickling its classes would load the renderer first. Importing
-this module runs ``renderer/__init__``, which must not load numpy (tested).
+this module runs ``renderer/__init__``, which must not load numpy (tested); nor
+should the parent's main module, which a spawned process imports first.
 """
 
 from __future__ import annotations

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import multiprocessing
 import os
-import pickle
 import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,7 +28,6 @@ from hypothesis import strategies as st
 
 from mailroom.campaign import campaign_for, render_processes, render_to_outbox
 from mailroom.recipients import iter_recipient_batches
-from renderer import worker
 from renderer.catalog import CatalogError, load_catalog
 from renderer.config import SendConfig
 from renderer.guard import SendGuard
@@ -47,6 +43,7 @@ from renderer.outbox import (
 from renderer.parallel import RenderSpec, render_chunks
 from renderer.pipeline import AUDIT_COLUMNS, _values_text, payloads, render_campaign
 from renderer.render import Campaign, MissingFieldError, Renderer
+from tests.conftest import REPOSITORY
 
 AS_OF = dt.date(2026, 11, 1)
 RECIPIENTS = 2_600  # three chunks of CHUNK_SIZE, so both workers get some
@@ -340,10 +337,34 @@ def test_unknown_outbox_compression_is_refused_by_the_send_config() -> None:
         SendConfig(outbox_compression="gzip")
 
 
-def _blas_threads() -> list[int]:
+# Run in a fresh interpreter: spawned processes import the parent's main module
+# again, and one a test left behind (a Streamlit app's) loads numpy itself.
+_BLAS_THREADS = """
+import json, multiprocessing, pickle, sys
+from concurrent.futures import ProcessPoolExecutor
+from mailroom.campaign import campaign_for
+from renderer import worker
+from renderer.parallel import RenderSpec
+from tests.test_render_parallel import AS_OF, blas_threads
+
+spec = pickle.dumps(RenderSpec(campaign_for(AS_OF), {"A": 1}, "test"))
+found = []
+for initializer, initargs in ((None, ()), (worker.start, (spec,))):
+    with ProcessPoolExecutor(
+        1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=initializer,
+        initargs=initargs,
+    ) as pool:
+        found.append(pool.submit(blas_threads).result())
+print(json.dumps(found))
+"""
+
+
+def blas_threads() -> list[int]:
     """In a process: the threads of each BLAS library loaded."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
     import numpy  # noqa: F401  (what pyarrow loads in a render worker)
+    import threadpoolctl
 
     return [
         info["num_threads"]
@@ -352,30 +373,33 @@ def _blas_threads() -> list[int]:
     ]
 
 
-def _threads_in(initializer: Any = None, *initargs: Any) -> list[int]:
-    with ProcessPoolExecutor(
-        1,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=initializer,
-        initargs=initargs,
-    ) as pool:
-        return pool.submit(_blas_threads).result()
-
-
 @pytest.mark.skipif(
     len(os.sched_getaffinity(0)) < 2, reason="BLAS has one thread on one CPU anyway"
 )
+@pytest.mark.parametrize(("preset", "expected"), [(None, 1), ("2", 2)])
 def test_render_workers_load_blas_with_one_thread_unless_told_otherwise(
-    monkeypatch: pytest.MonkeyPatch,
+    preset: str | None, expected: int
 ) -> None:
     # Rendering does no linear algebra; a BLAS thread per core cost each worker
     # 0.12-0.2 s of CPU as numpy loaded. A value the user set stays.
-    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
-    spec = pickle.dumps(RenderSpec(campaign_for(AS_OF), {"A": 1}, "test"))
-    assert max(_threads_in()) > 1  # what a spawned process gets by itself
-    assert set(_threads_in(worker.start, spec)) == {1}
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
-    assert set(_threads_in(worker.start, spec)) == {2}
+    pytest.importorskip("threadpoolctl")
+    environment = {
+        key: value for key, value in os.environ.items() if key != "OPENBLAS_NUM_THREADS"
+    }
+    if preset is not None:
+        environment["OPENBLAS_NUM_THREADS"] = preset
+    result = subprocess.run(
+        [sys.executable, "-c", _BLAS_THREADS],
+        cwd=REPOSITORY,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    plain, started = json.loads(result.stdout.splitlines()[-1])
+    if preset is None:
+        assert max(plain) > 1  # what a spawned process gets by itself
+    assert plain and set(started) == {expected}
 
 
 def test_the_worker_module_loads_no_numpy() -> None:
