@@ -12,6 +12,7 @@ about Dagster or dbt.
 - :mod:`renderer.campaigns` assigns A/B/n arms and the holdout by hashing.
 - :mod:`renderer.pipeline` runs all of it per recipient with a decision audit.
 - :mod:`renderer.parallel` runs it in worker processes, chunk by chunk, in order.
+- :mod:`renderer.worker` starts such a worker process (with one BLAS thread).
 - :mod:`renderer.audit` builds the decision audit of such a run in the warehouse.
 - :mod:`renderer.preview` renders one recipient with its decisions.
 - :mod:`renderer.outbox` writes payloads atomically to ``<outbox>/<run_id>/``.
