@@ -8,7 +8,7 @@ this bench runs ``renderer.parallel.render_chunk`` as a render worker does (the
 bench's synthetic recipients and picks as Arrow IPC streams, chunks of 1,000, arms
 with a holdout) under ``valgrind --tool=cachegrind`` twice, once rendering only a
 warm-up chunk (imports, templates, first shapes) and once that plus ``--chunks``
-more, and prints the difference per payload: repeatable to about 0.3 %.
+more, and prints the difference per payload: repeatable to about 0.5 %.
 Instructions are not time (a copy of 22 KB is cheap per instruction, a cache miss
 dear), so confirm a gain in wall time too (``bench/render_bench.py``, interleaved
 with the commit before). ``--top N`` also lists the N functions, C included, that
