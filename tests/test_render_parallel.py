@@ -340,7 +340,7 @@ def test_unknown_outbox_compression_is_refused_by_the_send_config() -> None:
 # Run in a fresh interpreter: spawned processes import the parent's main module
 # again, and one a test left behind (a Streamlit app's) loads numpy itself.
 _BLAS_THREADS = """
-import json, multiprocessing, pickle, sys
+import json, multiprocessing, pickle
 from concurrent.futures import ProcessPoolExecutor
 from mailroom.campaign import campaign_for
 from renderer import worker
