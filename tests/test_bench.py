@@ -14,26 +14,24 @@ from mailroom.settings import Settings
 from tests.conftest import REPOSITORY
 
 
-def test_full_run_times_the_hand_written_reference_on_the_same_landing(
-    demo_run: Settings,
-) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "bench/full_run.py",
-            "--reference",
-            "only",
-            "--home",
-            str(demo_run.home),
-        ],
+def _bench(script: str, *arguments: str) -> str:
+    """What ``bench/<script>`` prints, run from the repository (failing on error)."""
+    return subprocess.run(
+        [sys.executable, f"bench/{script}", *arguments],
         cwd=REPOSITORY,
         capture_output=True,
         text=True,
         check=True,
-    )
-    steps = [line.split()[1] for line in result.stdout.splitlines() if "ref " in line]
+    ).stdout
+
+
+def test_full_run_times_the_hand_written_reference_on_the_same_landing(
+    demo_run: Settings,
+) -> None:
+    output = _bench("full_run.py", "--reference", "only", "--home", str(demo_run.home))
+    steps = [line.split()[1] for line in output.splitlines() if "ref " in line]
     assert steps == ["load", "marts", "ml", "render"]
-    assert "reference" in result.stdout.splitlines()[-1]
+    assert "reference" in output.splitlines()[-1]
     assert not (demo_run.home / "reference").exists()
 
 
@@ -44,16 +42,18 @@ def test_full_run_runs_a_range_of_stages_without_the_reference(
     home = tmp_path / "home"
     shutil.copytree(demo_run.home, home, ignore=shutil.ignore_patterns("dagster"))
     command = [sys.executable, "bench/full_run.py", "--home", str(home)]
-    result = subprocess.run(
-        [*command, "--from-stage", "export", "--to-stage", "export"],
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        check=True,
+    output = _bench(
+        "full_run.py",
+        "--home",
+        str(home),
+        "--from-stage",
+        "export",
+        "--to-stage",
+        "export",
     )
-    stages = [line.split()[0] for line in result.stdout.splitlines()[2:]]
+    stages = [line.split()[0] for line in output.splitlines()[2:]]
     assert stages == ["export", "pipeline"]
-    assert "(export to export)" in result.stdout
+    assert "(export to export)" in output
     backwards = subprocess.run(
         [*command, "--from-stage", "ml", "--to-stage", "ingest"],
         cwd=REPOSITORY,
@@ -65,22 +65,8 @@ def test_full_run_runs_a_range_of_stages_without_the_reference(
 
 
 def test_render_bench_measures_one_process_and_a_pool_in_fresh_interpreters() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "bench/render_bench.py",
-            "--recipients",
-            "300",
-            "--processes",
-            "1",
-            "2",
-        ],
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    lines = result.stdout.splitlines()
+    output = _bench("render_bench.py", "--recipients", "300", "--processes", "1", "2")
+    lines = output.splitlines()
     assert [line.split()[0] for line in lines] == ["1", "2"]
     for line in lines:
         assert "payloads of 300 recipients" in line
@@ -89,21 +75,8 @@ def test_render_bench_measures_one_process_and_a_pool_in_fresh_interpreters() ->
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
 def test_render_instructions_bench_counts_a_chunk_under_valgrind() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "bench/render_instructions.py",
-            "--chunks",
-            "1",
-            "--top",
-            "3",
-        ],
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    first, *top = result.stdout.splitlines()
+    output = _bench("render_instructions.py", "--chunks", "1", "--top", "3")
+    first, *top = output.splitlines()
     per_payload, rest = first.split(" instructions a payload ")
     # a chunk of bench recipients, less its holdout; and far more than nothing
     assert rest.startswith("(9") and "payloads in 1 chunks of 1,000" in rest
