@@ -12,7 +12,9 @@ SETUP_PARSE_ENV := MAILROOM_WAREHOUSE=$(CURDIR)/.mailroom/warehouse.duckdb
 
 setup: $(VENV)/.installed target/manifest.json
 
-$(VENV)/.installed: pyproject.toml
+# setup.py compiles the renderer's per-recipient modules (mypyc): a changed
+# renderer source is compiled again.
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard renderer/*.py)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

@@ -18,8 +18,13 @@ about Dagster or dbt.
 - :mod:`renderer.outbox` writes payloads atomically to ``<outbox>/<run_id>/``.
 - :mod:`renderer.export` syncs outbox runs to Mailchimp, HubSpot, Klaviyo, Braze.
 - :mod:`renderer.segment_copy` is the one table of copy per RFM segment.
+
+The modules that run per recipient are compiled with mypyc when installed
+(``setup.py``); :mod:`renderer._compiled` refuses them once their source changed.
 """
 
+# first: refuses compiled modules whose source changed, before any is imported
+from renderer import _compiled  # noqa: F401
 from renderer.campaigns import assign_arm
 from renderer.catalog import Catalog, CatalogError, load_catalog
 from renderer.guard import SendGuard

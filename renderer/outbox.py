@@ -40,14 +40,15 @@ import re
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 import zstandard
+from mypy_extensions import mypyc_attr
 
 PAYLOADS_FILE = "payloads.jsonl"
 # The payload file per compression; "zstd" is the default outbox.
@@ -86,18 +87,23 @@ _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _CHUNK = 1 << 20
 
 
+@mypyc_attr(native_class=False)  # its subclasses are builtin ones too
 class OutboxError(Exception):
     """Base class for outbox errors."""
 
 
+@mypyc_attr(native_class=False)  # a subclass of builtin exceptions
 class RunExistsError(OutboxError, FileExistsError):
     """The run folder exists already; runs are never overwritten."""
 
 
+@mypyc_attr(native_class=False)  # a subclass of builtin exceptions
 class OutboxIntegrityError(OutboxError, ValueError):
     """A run's files do not match its manifest (checksum, size or count)."""
 
 
+# a caller may pickle it: compiled, a frozen dataclass would not unpickle
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class OutboxManifest:
     """What ``manifest.json`` records about one run.
@@ -225,12 +231,14 @@ def _orjson_exact(value: object) -> bool:
         return True
     if kind is int:
         return value in _INT64
+    items: Iterable[object]
     if kind is dict:
-        if not _STR_ONLY.issuperset(map(type, value)):
+        mapping = cast("dict[object, object]", value)
+        if not _STR_ONLY.issuperset(map(type, mapping)):
             return False
-        items = value.values()
+        items = mapping.values()
     elif kind is list or kind is tuple:
-        items = value
+        items = cast("Sequence[object]", value)
     else:
         return False
     scalars = _ORJSON_SCALARS
@@ -426,7 +434,7 @@ def csv_record(payload: Mapping[str, Any]) -> str:
                 and len(value) <= _MAX_KEPT_CELL
             ):
                 known[value] = text
-    return ",".join(written) + "\r\n"
+    return ",".join(cast("list[str]", written)) + "\r\n"  # every cell written
 
 
 def segment_key(payload: Mapping[str, Any]) -> str:
@@ -623,11 +631,11 @@ def _write_run(
     final = root / run_id
     if final.exists():
         raise RunExistsError(f"outbox run {run_id!r} exists already at {final}")
-    metadata = dict(metadata or {})
-    created_at = metadata.get("created_at") or dt.datetime.now(dt.UTC)
+    given = dict(metadata or {})
+    created_at = given.get("created_at") or dt.datetime.now(dt.UTC)
     if isinstance(created_at, dt.datetime | dt.date):
         created_at = created_at.isoformat()
-    metadata = json.loads(dumps(metadata))  # fail early, freeze a copy
+    frozen: dict[str, Any] = json.loads(dumps(given))  # fail early, freeze a copy
 
     staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.", suffix=".tmp", dir=root))
     try:
@@ -654,7 +662,7 @@ def _write_run(
             segment_counts=dict(sorted(segments.items())),
             payloads_sha256=jsonl.hexdigest(),
             payloads_bytes=jsonl.size,
-            metadata=metadata,
+            metadata=frozen,
             csv_sha256=csv_sha256,
             csv_bytes=csv_bytes,
             payloads_file=payloads_file,
@@ -757,7 +765,9 @@ def _verified_lines(
     manifest = _load_manifest(folder)
     payloads_path = folder / manifest.payloads_file
 
-    checks = [(payloads_path, manifest.payloads_sha256, manifest.payloads_bytes)]
+    checks: list[tuple[Path, str, int | None]] = [
+        (payloads_path, manifest.payloads_sha256, manifest.payloads_bytes)
+    ]
     if manifest.csv_sha256 is not None:
         checks.append((folder / CSV_FILE, manifest.csv_sha256, manifest.csv_bytes))
     for path, expected_sha256, expected_size in checks:

@@ -33,6 +33,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from mypy_extensions import mypyc_attr
 
 from renderer import worker
 from renderer.audit import OUTCOME_SCHEMA
@@ -63,6 +64,8 @@ GUARD_READS = ("email", *GUARD_COLUMNS)
 RecipientBatch = tuple[Rows, PicksByCustomer] | tuple[pa.Table, pa.Table]
 
 
+# pickled (to workers): compiled, a frozen dataclass would not unpickle
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class RenderSpec:
     """What a worker needs to build its own renderer (nothing here is compiled)."""
@@ -153,7 +156,7 @@ def render_chunk(
     for item in render_campaign(
         [(recipients, picks_by_customer)],
         spec.campaign,
-        _Verdicts(reasons),  # type: ignore[arg-type]  # duck-typed SendGuard
+        _Verdicts(reasons),
         spec.arms,
         spec.model_version,
         holdout=spec.holdout,

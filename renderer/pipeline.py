@@ -16,13 +16,13 @@ drawn from the same eligible population.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from renderer.campaigns import HOLDOUT, ArmAssigner
 from renderer.catalog import Decision, load_catalog
-from renderer.guard import OPTED_IN, SendGuard
+from renderer.guard import OPTED_IN
 from renderer.outbox import dumps, dumps_fast
 from renderer.render import Campaign, EncodedHtml, Renderer
 
@@ -45,6 +45,15 @@ AUDIT_COLUMNS = (
     "reason",
     "model_version",
 )
+
+
+class Guard(Protocol):
+    """What :func:`render_campaign` asks of a send guard
+    (:class:`renderer.guard.SendGuard`, or verdicts it gave before)."""
+
+    def check(self, recipient: Mapping[str, Any]) -> str | None:
+        """``None`` if the recipient may be emailed, else the reason why not."""
+        ...
 
 
 @dataclass
@@ -159,9 +168,11 @@ def _decision_rows(
 
 
 def render_campaign(
-    recipients_batches: Iterable[tuple[list[dict[str, Any]], dict[str, list[dict]]]],
+    recipients_batches: Iterable[
+        tuple[Sequence[Mapping[str, Any]], Mapping[str, Sequence[Mapping[str, Any]]]]
+    ],
     campaign: Campaign,
-    guard: SendGuard,
+    guard: Guard,
     arms: Mapping[str, float],
     model_version: str,
     *,
@@ -217,7 +228,7 @@ def render_campaign(
             reason = guard.check(recipient)
             if reason is not None:
                 seen = tuple(key for key in GUARD_COLUMNS if key in recipient)
-                row = (
+                row: tuple[Any, ...] = (
                     customer_id,
                     campaign_id,
                     None,

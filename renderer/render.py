@@ -16,7 +16,7 @@ import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import orjson
 import xxhash
@@ -29,7 +29,7 @@ from jinja2 import (
     Template,
     select_autoescape,
 )
-from jinja2.sandbox import SandboxedEnvironment
+from mypy_extensions import mypyc_attr
 
 from renderer.catalog import CONTEXT_COLUMNS, Block, Catalog, Decision
 from renderer.compile import compile_catalog
@@ -40,6 +40,7 @@ from renderer.links import (
     tag_recipient_url,
     tracking_id,
 )
+from renderer.sandbox import DictSandbox
 from renderer.segment_copy import (
     DEFAULT_COPY,
     DEFAULT_COPY_ID,
@@ -96,6 +97,7 @@ _BlockUrls = tuple[tuple[_LinkPart, ...], tuple[_ImagePart, ...]]
 MAX_SUBJECT_NAME_LENGTH = 40
 
 
+@mypyc_attr(native_class=False)  # a subclass of a builtin exception
 class MissingFieldError(KeyError):
     """A recipient or pick row lacks a key the renderer needs."""
 
@@ -121,26 +123,8 @@ class MissingFieldError(KeyError):
 _EXPECTED = {"recipient": RECIPIENT_KEYS, "pick": PICK_KEYS}
 
 
-class _Sandbox(SandboxedEnvironment):
-    """The Jinja sandbox, with a fast path for reading keys of plain dicts.
-
-    Templates only ever see dicts, lists and strings built by this module; looking
-    up a key of a ``dict`` cannot reach Python internals, so ``block.links.cta``
-    reads the key directly. Everything else (``''.__class__``, methods, any other
-    type) goes through the sandbox's checks as before.
-    """
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if type(obj) is dict and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
-
-    def getitem(self, obj: Any, argument: Any) -> Any:
-        if type(obj) is dict and type(argument) is str and argument in obj:
-            return obj[argument]
-        return super().getitem(obj, argument)
-
-
+# pickled (to workers): compiled, a frozen dataclass would not unpickle
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class Campaign:
     """The campaign a batch of payloads belongs to.
@@ -253,7 +237,7 @@ class Renderer:
                     loader,
                 ]
             )
-        self.environment = _Sandbox(
+        self.environment = DictSandbox(
             loader=loader,
             autoescape=select_autoescape(
                 enabled_extensions=("html", "html.j2"),
@@ -608,18 +592,20 @@ class Renderer:
             if self._skeletons is None
             else self._skeletons.render(context, (encoded, False))
         )
-        if rendered is not None:
-            html_output, text = rendered
+        html_output: str | bytes
+        text: str | None
+        if rendered is not None:  # the HTML as asked, the text as text
+            html_output, text = rendered[0], cast(str, rendered[1])
         elif encoded:
             html_output, text = self._html_pieces.render(context), None
         else:
             html_output, text = self._html.render(context), None
         if encoded:
-            html_parts = EncodedHtml(html_output)
+            html_parts = EncodedHtml(cast(bytes, html_output))
             html = ""
             html_json = html_parts.json
         else:
-            html = html_output
+            html = cast(str, html_output)
             html_json = json_body(html)
         if text is None:
             text = tidy_text(self._text.render(context))

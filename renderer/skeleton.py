@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import orjson
 from jinja2 import Template, nodes
@@ -71,7 +71,7 @@ class _Missing:
 
 
 _MISSING = _Missing()
-_LOCAL = ("<local>",)  # the path of a value the template computed itself
+_LOCAL: tuple[object, ...] = ("<local>",)  # a value the template computed itself
 _PLAIN = frozenset({str, int, bool, type(None)})
 
 
@@ -204,9 +204,10 @@ def _frozen(value: object) -> object:
     if kind in _PLAIN:
         return (kind, value)
     if kind is dict:
-        return (kind, tuple((key, _frozen(item)) for key, item in value.items()))
+        mapping = cast("dict[object, object]", value)
+        return (kind, tuple((key, _frozen(item)) for key, item in mapping.items()))
     if kind is list or kind is tuple:
-        return (kind, tuple(_frozen(item) for item in value))
+        return (kind, tuple(_frozen(item) for item in cast("Sequence[object]", value)))
     return (kind, repr(value))
 
 

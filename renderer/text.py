@@ -56,8 +56,9 @@ def clean_line(value: object) -> str:
     return " ".join(_UNSAFE_CHARS.sub(" ", text).split())
 
 
-def to_decimal(amount: Decimal | float | int | str | None) -> Decimal | None:
-    """Convert a money amount to a finite ``Decimal``, or ``None`` if it is not one.
+def to_decimal(amount: object) -> Decimal | None:
+    """Convert a money amount to a finite ``Decimal``, or ``None`` if it is not one
+    (a Decimal, float, integer or text; anything else is not one).
 
     Floats go through ``repr`` so that ``49.9`` becomes ``Decimal('49.9')`` rather
     than its binary expansion.
@@ -68,10 +69,13 @@ def to_decimal(amount: Decimal | float | int | str | None) -> Decimal | None:
         if not math.isfinite(amount):
             return None
         amount = repr(amount)
-    try:
-        value = amount if isinstance(amount, Decimal) else Decimal(amount)
-    except (InvalidOperation, TypeError, ValueError):
-        return None
+    if isinstance(amount, Decimal):
+        value = amount
+    else:
+        try:
+            value = Decimal(amount)  # type: ignore[arg-type]  # it refuses the rest
+        except (InvalidOperation, TypeError, ValueError):
+            return None
     return value if value.is_finite() else None
 
 
