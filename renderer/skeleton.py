@@ -216,8 +216,8 @@ def _shape(value: Any, use: _Use, key: list, slots: list) -> Any:
 
     Appends what the skeleton depends on to ``key`` and the values printed into
     slots to ``slots``. Every branch taken is decided by something appended first,
-    so equal keys mean equal skeletons. :func:`_walker` compiles the same walk
-    without building the value; the two are compared on every new shape.
+    so equal keys mean equal skeletons. :func:`_walk` walks the same way without
+    building the value; the two are compared on every new shape.
     """
     if use.whole or (use.printed and use.children):
         key.append(_frozen(value))
@@ -252,62 +252,46 @@ def _shape(value: Any, use: _Use, key: list, slots: list) -> Any:
     return value
 
 
-def _walker(use: _Use) -> Callable[[Any, list, list], None]:
-    """:func:`_shape` compiled to straight-line Python for one use tree, without
-    building the shaped value: the per-recipient part, several times faster."""
-    lines = [
-        "def walk(v0, key, slots):",
-        "    add = key.append",
-        "    fill = slots.append",
-    ]
+def _walk(use: _Use, value: object, key: list, slots: list) -> None:
+    """:func:`_shape` without building the shaped value: the per-recipient part.
 
-    def emit(use: _Use, depth: int, indent: str) -> None:
-        value = f"v{depth}"
-        if use.whole or (use.printed and use.children):
-            lines.append(f"{indent}add(frozen({value}))")
-            return
-        if not use.children:
-            if use.tested:
-                lines.append(f"{indent}if not {value}:")
-                lines.append(f"{indent}    add(frozen({value}))")
-                lines.append(f"{indent}else:")
-                lines.append(f"{indent}    add(True)")
-                if use.printed:
-                    lines.append(f"{indent}    fill({value})")
-            elif use.printed:
-                lines.append(f"{indent}fill({value})")
-            else:  # an element of a list whose items are not read
-                lines.append(f"{indent}pass")
-            return
-        kind = f"kind{depth}"
-        lines.append(f"{indent}{kind} = type({value})")
-        lines.append(f"{indent}add({kind})")
+    Compiled (``setup.py``), it executes as many instructions as the straight-line
+    Python that was generated per use tree before (``exec``), with no code made
+    at run time.
+    """
+    children = use.children
+    if use.whole or (use.printed and children):
+        key.append(_frozen(value))
+        return
+    if not children:
         if use.tested:
-            lines.append(f"{indent}add(bool({value}))")
-        inner = indent + "    "
-        if _EACH not in use.children:
-            lines.append(f"{indent}if {kind} is dict:")
-            for name, child in use.children.items():
-                lines.append(f"{inner}if {name!r} in {value}:")
-                lines.append(f"{inner}    v{depth + 1} = {value}[{name!r}]")
-                emit(child, depth + 1, inner + "    ")
-                lines.append(f"{inner}else:")
-                lines.append(f"{inner}    add(({name!r}, MISSING))")
-        elif list(use.children) == [_EACH]:
-            lines.append(f"{indent}if {kind} is list:")
-            lines.append(f"{inner}add(len({value}))")
-            lines.append(f"{inner}for v{depth + 1} in {value}:")
-            emit(use.children[_EACH], depth + 1, inner + "    ")
-        else:
-            lines.append(f"{indent}if False:")
-            lines.append(f"{inner}pass")
-        lines.append(f"{indent}else:")
-        lines.append(f"{inner}add(frozen({value}))")
-
-    emit(use, 0, "    ")
-    namespace: dict[str, Any] = {"frozen": _frozen, "MISSING": _MISSING}
-    exec(compile("\n".join(lines), "<skeleton walk>", "exec"), namespace)
-    return namespace["walk"]
+            if not value:
+                key.append(_frozen(value))
+                return
+            key.append(True)
+        if use.printed:
+            slots.append(value)
+        return
+    kind = type(value)
+    key.append(kind)
+    if use.tested:
+        key.append(bool(value))
+    each = children.get(_EACH)
+    if kind is dict and each is None:
+        mapping = cast("dict[object, object]", value)
+        for name, child in children.items():
+            if name in mapping:
+                _walk(child, mapping[name], key, slots)
+            else:
+                key.append((name, _MISSING))
+        return
+    if kind is list and each is not None and len(children) == 1:
+        items = cast("list[object]", value)
+        key.append(len(items))
+        for item in items:
+            _walk(each, item, key, slots)
+        return
+    key.append(_frozen(value))
 
 
 class _Skeleton(NamedTuple):
@@ -401,7 +385,6 @@ class Skeletons:
         except _Unsupported as reason:
             log.info("templates render without skeletons: %s", reason)
             self._use = None
-        self._walk = _walker(self._use) if self._use is not None else None
 
     @property
     def specialised(self) -> bool:
@@ -427,12 +410,12 @@ class Skeletons:
             (UTF-8 bytes, as :func:`renderer.outbox.dumps` escapes text),
             ``False`` as text.
         """
-        walk = self._walk
-        if walk is None:
+        use = self._use
+        if use is None:
             return None
         key: list = []
         slots: list = []
-        walk(context, key, slots)
+        _walk(use, context, key, slots)
         frozen = tuple(key)
         skeletons = self._skeletons.get(frozen)
         if skeletons is None:
@@ -505,7 +488,7 @@ class Skeletons:
                     "without skeletons from now on",
                     template.name,
                 )
-                self._use = self._walk = None
+                self._use = None
                 return None
         self._skeletons[frozen] = skeletons
         return skeletons
