@@ -38,6 +38,7 @@ from renderer.parallel import (
     render_chunk,
 )
 from renderer.render import PICK_KEYS, Campaign, recipient_columns
+from renderer.worker import BLAS_THREADS
 
 ARMS = {"A": 1, "B": 1, "holdout": 0.05}
 # "==123== I refs:      1,234,567" in cachegrind's summary on stderr
@@ -95,8 +96,9 @@ def instructions(measured: int, output: Path) -> tuple[int, int]:
         capture_output=True,
         text=True,
         check=True,
-        # string hashes decide dict and set layouts, and so instruction counts
-        env={**os.environ, "PYTHONHASHSEED": "0"},
+        # string hashes decide dict and set layouts, and so instruction counts;
+        # one BLAS thread, as in a render worker (renderer.worker)
+        env={**os.environ, "PYTHONHASHSEED": "0", BLAS_THREADS: "1"},
     )
     counted = _I_REFS.search(result.stderr)
     if counted is None:
