@@ -851,39 +851,57 @@ def _pick_parts(
     """A pick's product as emails show it, or ``None`` without a name.
 
     The same products recur across recipients, so this is memoised when every
-    value is text and the price a Decimal (keyed by its text too: ``-0`` and
-    ``0``, ``1.5`` and ``1.50`` are equal keys otherwise) or missing.
+    value is text and the price a Decimal or missing: keyed by the price's text
+    (``-0`` and ``0``, ``1.5`` and ``1.50`` are equal Decimals, and hashing a
+    Decimal costs more than the rest of the key).
     """
     texts = (product_id, product_name, currency, product_url, image_url)
-    cacheable = (type(price) is Decimal or price is None) and _TEXT_OR_NONE.issuperset(
+    if (type(price) is Decimal or price is None) and _TEXT_OR_NONE.issuperset(
         map(type, texts)
-    )
-    show = _product_parts if cacheable else _product_parts.__wrapped__
-    price_text = None if price is None else str(price)
-    return show(
-        product_id,
-        product_name,
-        currency,
-        price,
-        price_text,
-        product_url,
-        image_url,
-        shop_url,
+    ):
+        price_text = None if price is None else str(price)
+        return _product_parts_of_text(
+            product_id,
+            product_name,
+            currency,
+            price_text,
+            product_url,
+            image_url,
+            shop_url,
+        )
+    return _product_parts(
+        product_id, product_name, currency, price, product_url, image_url, shop_url
     )
 
 
 @functools.lru_cache(maxsize=65_536)
-def _product_parts(
+def _product_parts_of_text(
     product_id: object,
     product_name: object,
     currency: object,
-    price: object,
     price_text: str | None,
     product_url: object,
     image_url: object,
     shop_url: str,
 ) -> tuple[Any, ...] | None:
-    """:func:`_pick_parts`, given the price's text for the cache key only."""
+    """:func:`_product_parts` with the price as its text (a Decimal's ``str``
+    gives it back exactly, sign and exponent included)."""
+    price = None if price_text is None else Decimal(price_text)
+    return _product_parts(
+        product_id, product_name, currency, price, product_url, image_url, shop_url
+    )
+
+
+def _product_parts(
+    product_id: object,
+    product_name: object,
+    currency: object,
+    price: object,
+    product_url: object,
+    image_url: object,
+    shop_url: str,
+) -> tuple[Any, ...] | None:
+    """A pick's product as emails show it (see :func:`_pick_parts`)."""
     name = clean_line(product_name)
     if not name:
         return None
