@@ -257,8 +257,20 @@ def _rows(
     if isinstance(picks, pa.Buffer):
         picks = pa.ipc.open_stream(picks).read_all()
     if isinstance(picks, pa.Table):
-        picks = group_picks(picks.to_pylist())
+        picks = group_picks(_prices_as_text(picks).to_pylist())
     return recipients, picks
+
+
+def _prices_as_text(picks: pa.Table) -> pa.Table:
+    """Picks with a decimal ``price`` as its text, which the renderer reads back
+    to the same Decimal (:func:`renderer.render._pick_parts`): Arrow writes the
+    texts in bulk, where making a Python Decimal per pick is slow."""
+    if "price" not in picks.column_names:
+        return picks
+    index = picks.column_names.index("price")
+    if not pa.types.is_decimal(picks.schema.field(index).type):
+        return picks
+    return picks.set_column(index, "price", picks.column(index).cast(pa.string()))
 
 
 def _to_worker(part: Rows | PicksByCustomer | pa.Table) -> Any:

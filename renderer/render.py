@@ -85,6 +85,8 @@ PICK_KEYS = (
 
 _PICK_KEY_SET = frozenset(PICK_KEYS)
 _TEXT_OR_NONE = frozenset({str, type(None)})
+# Pick prices memoised by their text (see _pick_parts).
+_KEYED_PRICES = frozenset({Decimal, str, type(None)})
 
 # A block's link for a campaign: name, the tagged URL's parts around the tracking
 # id and no column, or name, two empty parts and the column holding the URL.
@@ -851,42 +853,22 @@ def _pick_parts(
     """A pick's product as emails show it, or ``None`` without a name.
 
     The same products recur across recipients, so this is memoised when every
-    value is text and the price a Decimal or missing: keyed by the price's text
-    (``-0`` and ``0``, ``1.5`` and ``1.50`` are equal Decimals, and hashing a
-    Decimal costs more than the rest of the key).
+    value is text and the price a Decimal, text or missing: keyed by the price's
+    text, which :func:`renderer.text.to_decimal` reads back to the same Decimal,
+    sign and exponent included (``-0`` and ``0``, ``1.5`` and ``1.50`` are equal
+    Decimals, and hashing a Decimal costs more than the rest of the key).
     """
     texts = (product_id, product_name, currency, product_url, image_url)
-    if (type(price) is Decimal or price is None) and _TEXT_OR_NONE.issuperset(
-        map(type, texts)
-    ):
-        price_text = None if price is None else str(price)
-        return _product_parts_of_text(
+    if type(price) in _KEYED_PRICES and _TEXT_OR_NONE.issuperset(map(type, texts)):
+        return _keyed_product_parts(
             product_id,
             product_name,
             currency,
-            price_text,
+            None if price is None else str(price),
             product_url,
             image_url,
             shop_url,
         )
-    return _product_parts(
-        product_id, product_name, currency, price, product_url, image_url, shop_url
-    )
-
-
-@functools.lru_cache(maxsize=65_536)
-def _product_parts_of_text(
-    product_id: object,
-    product_name: object,
-    currency: object,
-    price_text: str | None,
-    product_url: object,
-    image_url: object,
-    shop_url: str,
-) -> tuple[Any, ...] | None:
-    """:func:`_product_parts` with the price as its text (a Decimal's ``str``
-    gives it back exactly, sign and exponent included)."""
-    price = None if price_text is None else Decimal(price_text)
     return _product_parts(
         product_id, product_name, currency, price, product_url, image_url, shop_url
     )
@@ -918,6 +900,9 @@ def _product_parts(
         cached_safe_url(product_url, base_url=shop_url),
         cached_safe_url(image_url),
     )
+
+
+_keyed_product_parts = functools.lru_cache(maxsize=65_536)(_product_parts)
 
 
 def group_picks(picks: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
