@@ -39,5 +39,6 @@ test: lint
 ui: setup
 	$(BIN)/mailroom ui
 
+# also mypyc's build: C sources, the compiled modules and their record (setup.py)
 clean:
-	rm -rf $(VENV) target logs .mailroom
+	rm -rf $(VENV) target logs .mailroom build renderer/*.so renderer__mypyc.*.so renderer/_compiled.json

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
+from typing import Any
 
 HOLDOUT = "holdout"
 _SCALE = float(1 << 64)
@@ -22,7 +23,7 @@ def _unit_interval(customer_id: str, campaign_id: str) -> float:
     return int.from_bytes(digest[:8], "big") / _SCALE
 
 
-def validate_arms(arms: Mapping[str, float], holdout: float) -> list[tuple[str, float]]:
+def validate_arms(arms: Mapping[Any, Any], holdout: object) -> list[tuple[str, float]]:
     """Check arm weights and the holdout share; return arms sorted by name.
 
     Raises
@@ -33,8 +34,7 @@ def validate_arms(arms: Mapping[str, float], holdout: float) -> list[tuple[str, 
     """
     if not arms:
         raise ValueError("arms must name at least one variant, e.g. {'A': 1.0}")
-    if not isinstance(holdout, int | float) or not 0 <= holdout < 1:
-        raise ValueError(f"holdout must be a share in [0, 1), got {holdout!r}")
+    _holdout_share(holdout)
     checked: list[tuple[str, float]] = []
     for name, weight in sorted(arms.items()):
         if not isinstance(name, str) or not name.strip() or name == HOLDOUT:
@@ -50,11 +50,18 @@ def validate_arms(arms: Mapping[str, float], holdout: float) -> list[tuple[str, 
     return checked
 
 
+def _holdout_share(holdout: object) -> float:
+    """``holdout`` as a float, if it is a share in ``[0, 1)``."""
+    if not isinstance(holdout, int | float) or not 0 <= holdout < 1:
+        raise ValueError(f"holdout must be a share in [0, 1), got {holdout!r}")
+    return float(holdout)
+
+
 def assign_arm(
-    customer_id: str,
+    customer_id: object,
     campaign_id: str,
-    arms: Mapping[str, float],
-    holdout: float = 0.0,
+    arms: Mapping[Any, Any],
+    holdout: object = 0.0,
 ) -> str:
     """The experiment arm of one recipient in one campaign.
 
@@ -79,7 +86,7 @@ def assign_arm(
     True
     """
     checked = validate_arms(arms, holdout)
-    return _assign(str(customer_id), campaign_id, checked, holdout)
+    return _assign(str(customer_id), campaign_id, checked, _holdout_share(holdout))
 
 
 def _assign(
@@ -102,10 +109,10 @@ def _assign(
 class ArmAssigner:
     """:func:`assign_arm` with the arms validated once, for many recipients."""
 
-    def __init__(self, arms: Mapping[str, float], holdout: float = 0.0) -> None:
+    def __init__(self, arms: Mapping[Any, Any], holdout: object = 0.0) -> None:
         self.arms = validate_arms(arms, holdout)
-        self.holdout = float(holdout)
+        self.holdout = _holdout_share(holdout)
 
-    def __call__(self, customer_id: str, campaign_id: str) -> str:
+    def __call__(self, customer_id: object, campaign_id: str) -> str:
         """The arm of ``customer_id`` in ``campaign_id``."""
         return _assign(str(customer_id), campaign_id, self.arms, self.holdout)

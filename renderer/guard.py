@@ -101,7 +101,7 @@ class SendGuard:
     def __init__(
         self,
         suppressed: Iterable[str],
-        frequency_cap: int,
+        frequency_cap: object,
         history: Iterable[tuple[str, dt.datetime]],
         now: dt.datetime,
         opted_in: Iterable[str] | None = None,

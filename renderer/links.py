@@ -94,7 +94,7 @@ def tag_url(url: str, params: Mapping[str, str]) -> str:
     return urlunsplit(parts._replace(query="&".join(kept)))
 
 
-def tracking_id(campaign_id: str, customer_id: str) -> str:
+def tracking_id(campaign_id: str, customer_id: object) -> str:
     """Return the deterministic per-recipient tracking id for one campaign.
 
     The id is the first :data:`TRACKING_ID_LENGTH` hex digits of a SHA-256 over the

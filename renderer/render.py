@@ -158,6 +158,8 @@ class Campaign:
                     f"Campaign.{field_name} must be a non-empty single-line string "
                     f"without surrounding spaces, got {value!r}"
                 )
+        if not isinstance(self.name, str):
+            raise ValueError(f"Campaign.name must be a string, got {self.name!r}")
         if safe_url(self.shop_url) is None:
             raise ValueError(
                 f"Campaign.shop_url must be an absolute http(s) URL, "

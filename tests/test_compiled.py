@@ -1,11 +1,13 @@
-"""The renderer's compiled modules (setup.py): built, used, and never stale."""
+"""The renderer's compiled modules (setup.py): built, used, never stale, and
+behaving as the plain Python does where compiling could change it."""
 
 from __future__ import annotations
 
+import ast
+import datetime as dt
 import hashlib
 import importlib
 import json
-import os
 import pickle
 import shutil
 import subprocess
@@ -16,52 +18,104 @@ from pathlib import Path
 import pytest
 
 from renderer import _compiled
-from renderer.outbox import OutboxManifest
+from renderer.outbox import (
+    MANIFEST_FILE,
+    OutboxIntegrityError,
+    OutboxManifest,
+    read_outbox,
+    read_outbox_emails,
+    write_outbox,
+)
 from renderer.parallel import RenderSpec
 from renderer.render import Campaign
 
 SUFFIX = EXTENSION_SUFFIXES[0]
+SETUP = Path(__file__).parents[1] / "setup.py"
+
+
+def _setup_compiles() -> list[str]:
+    """``COMPILED`` of setup.py: the modules it compiles."""
+    for node in ast.parse(SETUP.read_text()).body:
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "COMPILED":
+            return list(ast.literal_eval(node.value))
+    raise AssertionError("setup.py names no COMPILED modules")
 
 
 @pytest.mark.skipif(
-    os.environ.get("MAILROOM_COMPILE") == "0", reason="installed uncompiled"
+    not _compiled.MANIFEST.exists(), reason="installed uncompiled (MAILROOM_COMPILE=0)"
 )
 def test_the_per_recipient_modules_run_compiled() -> None:
-    recorded = json.loads(_compiled.MANIFEST.read_text(encoding="utf-8"))
-    assert "renderer/render.py" in recorded
-    for source in recorded:
+    compiled = _setup_compiles()
+    assert "renderer/render.py" in compiled
+    for source in compiled:
         module = importlib.import_module(source.removesuffix(".py").replace("/", "."))
         assert module.__file__ is not None
         assert module.__file__.endswith(SUFFIX), source
 
 
-def _built(folder: Path, name: str, text: str, recorded: dict[str, str]) -> None:
-    """A source in ``folder``, an extension module beside it, and its record."""
-    (folder / f"{name}.py").write_text(text)
-    (folder / f"{name}{SUFFIX}").write_bytes(b"")
-    recorded[f"{folder.name}/{name}.py"] = hashlib.sha256(text.encode()).hexdigest()
-
-
-def test_a_source_changed_after_compiling_is_named(tmp_path: Path) -> None:
-    folder = tmp_path / "renderer"
+def _package(folder: Path, sources: dict[str, str], compiled: list[str]) -> None:
+    """A package folder with these sources, extension modules for ``compiled``,
+    and the record a build makes of them."""
     folder.mkdir()
-    recorded: dict[str, str] = {}
-    _built(folder, "render", "x = 1\n", recorded)
-    _built(folder, "links", "y = 2\n", recorded)
-    (folder / "catalog.py").write_text("z = 3\n")  # not compiled
-    (folder / "_compiled.json").write_text(json.dumps(recorded))
+    for name, text in sources.items():
+        (folder / f"{name}.py").write_text(text)
+    for name in compiled:
+        (folder / f"{name}{SUFFIX}").write_bytes(b"")
+    record = {
+        f"{folder.name}/{name}.py": hashlib.sha256(text.encode()).hexdigest()
+        for name, text in sources.items()
+    }
+    (folder / "_compiled.json").write_text(json.dumps(record))
+
+
+def test_any_source_changed_after_compiling_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "renderer"
+    _package(folder, {"render": "x = 1\n", "catalog": "y = 2\n"}, ["render"])
+    assert _compiled.stale_modules(folder) == []
+    # compiled code relies on what it imported, so an uncompiled module counts too
+    (folder / "catalog.py").write_text("y = 3\n")
+    assert _compiled.stale_modules(folder) == ["renderer/catalog.py"]
+    (folder / "render.py").write_text("x = 2\n")
+    assert _compiled.stale_modules(folder) == [
+        "renderer/catalog.py",
+        "renderer/render.py",
+    ]
+
+
+def test_uncompiled_sources_need_no_record(tmp_path: Path) -> None:
+    folder = tmp_path / "renderer"
+    _package(folder, {"render": "x = 1\n"}, [])
+    (folder / "_compiled.json").unlink()
+    (folder / "render.py").write_text("x = 2\n")
     assert _compiled.stale_modules(folder) == []
 
-    (folder / "render.py").write_text("x = 2\n")
-    assert _compiled.stale_modules(folder) == ["renderer/render.py"]
 
-
-def test_an_extension_module_without_a_record_is_stale(tmp_path: Path) -> None:
+@pytest.mark.parametrize("record", [None, "", '{"renderer/render.py": "00'])
+def test_compiled_modules_without_a_whole_record_are_stale(
+    tmp_path: Path, record: str | None
+) -> None:
+    """No record: a build failed or was cut short after compiling."""
     folder = tmp_path / "renderer"
-    folder.mkdir()
-    recorded: dict[str, str] = {}
-    _built(folder, "render", "x = 1\n", recorded)
-    assert _compiled.stale_modules(folder) == ["renderer/render.py"]
+    _package(folder, {"render": "x = 1\n", "links": "y = 1\n"}, ["render", "links"])
+    if record is None:
+        (folder / "_compiled.json").unlink()
+    else:
+        (folder / "_compiled.json").write_text(record)
+    assert _compiled.stale_modules(folder) == [
+        "renderer/links.py",
+        "renderer/render.py",
+    ]
+
+
+def test_a_compiled_module_without_its_source_is_stale(tmp_path: Path) -> None:
+    folder = tmp_path / "renderer"
+    _package(folder, {"render": "x = 1\n"}, ["render", "links"])
+    assert _compiled.stale_modules(folder) == ["renderer/links.py"]
+    (folder / "render.py").unlink()
+    assert _compiled.stale_modules(folder) == [
+        "renderer/links.py",
+        "renderer/render.py",
+    ]
 
 
 def test_importing_the_renderer_refuses_a_stale_module(tmp_path: Path) -> None:
@@ -70,11 +124,13 @@ def test_importing_the_renderer_refuses_a_stale_module(tmp_path: Path) -> None:
     package = Path(_compiled.__file__).parent
     copy = tmp_path / "renderer"
     shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    recorded = {}
-    if (copy / "_compiled.json").exists():
-        recorded = json.loads((copy / "_compiled.json").read_text(encoding="utf-8"))
-    _built(copy, "links", (copy / "links.py").read_text(), recorded)
-    (copy / "_compiled.json").write_text(json.dumps(recorded))
+    if not _compiled.extension_modules(copy):  # installed uncompiled: pretend
+        (copy / f"links{SUFFIX}").write_bytes(b"")
+        record = {
+            f"renderer/{path.name}": hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in copy.glob("*.py")
+        }
+        (copy / "_compiled.json").write_text(json.dumps(record))
     with (copy / "links.py").open("a") as source:
         source.write("# edited\n")
     imported = subprocess.run(
@@ -84,7 +140,9 @@ def test_importing_the_renderer_refuses_a_stale_module(tmp_path: Path) -> None:
         text=True,
     )
     assert imported.returncode != 0
-    assert "renderer/links.py changed after it was compiled" in imported.stderr
+    assert "renderer/links.py changed after the renderer was compiled" in (
+        imported.stderr
+    )
     assert "make setup" in imported.stderr
 
 
@@ -101,3 +159,46 @@ def test_classes_that_travel_to_workers_pickle() -> None:
     )
     for value in (campaign, spec, manifest):
         assert pickle.loads(pickle.dumps(value)) == value
+
+
+def test_reading_an_outbox_stays_lazy(tmp_path: Path) -> None:
+    """The readers decode a payload when asked for it (compiled, a generator
+    expression would be built as a list of the whole run first); so a payload
+    count that does not match shows only at the end."""
+    payloads = [
+        {"recipient_id": f"c-{i}", "email": f"p{i}@example.com", "html": "<p>hi</p>"}
+        for i in range(3)
+    ]
+    write_outbox(payloads, tmp_path, "run-1")
+    manifest_path = tmp_path / "run-1" / MANIFEST_FILE
+    manifest = json.loads(manifest_path.read_text())
+    manifest["payload_count"] = 4
+    manifest_path.write_text(json.dumps(manifest))
+    for read, first in (
+        (read_outbox, payloads[0]),
+        (read_outbox_emails, "p0@example.com"),
+    ):
+        _, lines = read(tmp_path, "run-1")
+        assert next(lines) == first
+        with pytest.raises(OutboxIntegrityError):
+            list(lines)
+
+
+def test_checked_arguments_are_refused_with_the_documented_errors() -> None:
+    """Compiled code checks annotated types itself (TypeError); the functions that
+    validate their arguments take any value, so their own checks still run."""
+    from renderer.campaigns import ArmAssigner, assign_arm
+    from renderer.guard import SendGuard
+    from renderer.outbox import validate_run_id
+
+    with pytest.raises(ValueError, match="invalid run_id"):
+        validate_run_id(None)
+    with pytest.raises(TypeError, match="frequency_cap must be an int"):
+        SendGuard([], True, [], dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    with pytest.raises(ValueError, match="holdout must be a share"):
+        assign_arm("c-1", "spring", {"A": 1}, holdout="0.1")
+    with pytest.raises(ValueError, match=r"Campaign\.name must be a string"):
+        Campaign("spring", 2024)  # type: ignore[arg-type]
+    # ids are made text, as they always were
+    assert assign_arm(42, "spring", {"A": 1}) == assign_arm("42", "spring", {"A": 1})
+    assert ArmAssigner({"A": 1})(42, "spring") == "A"
