@@ -1,7 +1,7 @@
 """Compiles the renderer's per-recipient modules with mypyc (the rest: pyproject.toml).
 
-Rendering runs these modules once per recipient, and compiled they take about a
-quarter less CPU (see README, Measured). They stay plain, typed Python: mypyc
+Rendering runs these modules once per recipient, and compiled they take 15-25 %
+less CPU (see README, Measured). They stay plain, typed Python: mypyc
 compiles the same source, and ``MAILROOM_COMPILE=0`` installs them uncompiled.
 Once they compiled, the SHA-256 of every module of the package is written to
 ``renderer/_compiled.json``; ``renderer`` refuses to import compiled modules
