@@ -69,11 +69,11 @@ CSV_COLUMNS: tuple[str, ...] = (
     "subject",
     "preheader",
     "blocks",
-    *(
+    *[
         f"pick_{rank}_{part}"
         for rank in range(1, CSV_PICKS + 1)
         for part in ("product_id", "name", "price", "currency", "url")
-    ),
+    ],
     "tracking_id",
     "content_hash",
 )

@@ -184,6 +184,23 @@ def test_reading_an_outbox_stays_lazy(tmp_path: Path) -> None:
             list(lines)
 
 
+def test_compiled_code_has_no_generator_expression_mypyc_would_make_eager() -> None:
+    """mypyc compiles a generator expression lazily only as a call's argument
+    (``"".join(... for ...)``); anywhere else it builds the whole list first,
+    with a build warning that nothing fails on (the outbox readers did so)."""
+    eager = []
+    for source in _setup_compiles():
+        path = SETUP.parent / source
+        tree = ast.parse(path.read_text())
+        for parent in ast.walk(tree):
+            for child in ast.iter_child_nodes(parent):
+                if isinstance(child, ast.GeneratorExp) and not (
+                    isinstance(parent, ast.Call) and child in parent.args
+                ):
+                    eager.append(f"{source}:{child.lineno}")
+    assert eager == []
+
+
 def test_checked_arguments_are_refused_with_the_documented_errors() -> None:
     """Compiled code checks annotated types itself (TypeError); the functions that
     validate their arguments take any value, so their own checks still run."""
