@@ -1,6 +1,6 @@
 """Compiles the renderer's per-recipient modules with mypyc (the rest: pyproject.toml).
 
-Rendering runs these modules once per recipient, and compiled they take 15-25 %
+Rendering runs these modules once per recipient, and compiled they take 12-25 %
 less CPU (see README, Measured). They stay plain, typed Python: mypyc
 compiles the same source, and ``MAILROOM_COMPILE=0`` installs them uncompiled.
 Once they compiled, the SHA-256 of every module of the package is written to
