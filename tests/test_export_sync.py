@@ -407,6 +407,9 @@ def test_export_process_killed_midway_then_rerun_sends_each_recipient_once(
     "pairs",
     [
         [("c-1", "spring"), ("c-2", None), ("ç-3", "spring")],
+        # one campaign, as a render's (only the ids go through JSON)
+        [("c-1", "spring"), ("ç-2", "spring")],
+        [("c-1", None), ("c-2", None)],
         # SQLite's JSON functions would cut these at the NUL
         [("c\x001", "spring"), ("c\x002", "spring")],
     ],

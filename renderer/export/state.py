@@ -222,10 +222,21 @@ class SyncState:
         now = dt.datetime.now(dt.UTC).isoformat()
         listed = ",".join(fields)
         pairs = [[str(id_), campaign] for id_, campaign in recipients]
-        # the pairs as one JSON array, unpacked by SQLite: a third less time
+        campaigns = {campaign for _, campaign in pairs}
+        # The pairs as one JSON array, unpacked by SQLite: a third less time
         # than a Python row per recipient (100,000 rows at the end of a render);
-        # SQLite's JSON functions cut text at NUL, so such pairs go row by row
-        text = orjson.dumps(pairs).decode()
+        # only the ids when all share one campaign (a render's do), a third less
+        # again. SQLite's JSON functions cut text at NUL, so such pairs go row
+        # by row.
+        if len(campaigns) == 1:
+            (campaign,) = campaigns
+            text = orjson.dumps([pair[0] for pair in pairs]).decode()
+            insert = "value, ?, ?"
+            parameters: tuple[object, ...] = (campaign, listed, text)
+        else:
+            text = orjson.dumps(pairs).decode()
+            insert = "json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?"
+            parameters = (listed, text)
         cursor = self.connection
         cursor.execute("begin immediate")
         try:
@@ -236,10 +247,9 @@ class SyncState:
                 )
             else:
                 cursor.execute(
-                    "insert into export_log select ?, ?, ?, "
-                    "json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?, "
-                    "'written' from json_each(?)",
-                    (now, destination, run_id, listed, text),
+                    f"insert into export_log select ?, ?, ?, {insert}, 'written' "
+                    "from json_each(?)",
+                    (now, destination, run_id, *parameters),
                 )
         except BaseException:
             cursor.execute("rollback")
