@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
-HOLDOUT = "holdout"
-_SCALE = float(1 << 64)
+HOLDOUT: Final = "holdout"
+_SCALE: Final = float(1 << 64)
 
 
 def _unit_interval(customer_id: str, campaign_id: str) -> float:

@@ -23,18 +23,18 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from renderer.text import clean_line
 
-OPTED_IN = "opted_in"
-DEFAULT_WINDOW = dt.timedelta(days=7)
+OPTED_IN: Final = "opted_in"
+DEFAULT_WINDOW: Final = dt.timedelta(days=7)
 
-INVALID_EMAIL = "invalid_email"
-NO_OPT_IN = "no_opt_in"
-SUPPRESSED = "suppressed"
-FREQUENCY_CAP = "frequency_cap"
-DUPLICATE = "duplicate"
+INVALID_EMAIL: Final = "invalid_email"
+NO_OPT_IN: Final = "no_opt_in"
+SUPPRESSED: Final = "suppressed"
+FREQUENCY_CAP: Final = "frequency_cap"
+DUPLICATE: Final = "duplicate"
 
 
 def normalise_email(email: object) -> str | None:

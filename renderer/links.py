@@ -12,14 +12,15 @@ import functools
 import hashlib
 import re
 from collections.abc import Mapping
+from typing import Final
 from urllib.parse import unquote_plus, urlencode, urljoin, urlsplit, urlunsplit
 
-SAFE_SCHEMES = frozenset({"http", "https"})
-TRACKING_PARAM = "mr_tid"
-TRACKING_ID_LENGTH = 20
+SAFE_SCHEMES: Final = frozenset({"http", "https"})
+TRACKING_PARAM: Final = "mr_tid"
+TRACKING_ID_LENGTH: Final = 20
 
 # Characters a browser would silently drop or that have no business in a URL.
-_CONTROL_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f]")
+_CONTROL_CHARS: Final = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
 def safe_url(url: object, base_url: str | None = None) -> str | None:
@@ -107,7 +108,7 @@ def tracking_id(campaign_id: str, customer_id: object) -> str:
 
 
 # Stands in for the tracking id while a campaign's link is built (tag_recipient_url).
-_TID_SLOT = "0"
+_TID_SLOT: Final = "0"
 
 
 def cached_safe_url(url: object, base_url: str | None = None) -> str | None:
@@ -117,7 +118,7 @@ def cached_safe_url(url: object, base_url: str | None = None) -> str | None:
     return _cached_safe_url(url, base_url)
 
 
-_cached_safe_url = functools.lru_cache(maxsize=65_536)(safe_url)
+_cached_safe_url: Final = functools.lru_cache(maxsize=65_536)(safe_url)
 
 
 @functools.lru_cache(maxsize=65_536)

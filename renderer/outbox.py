@@ -50,17 +50,17 @@ import orjson
 import zstandard
 from mypy_extensions import mypyc_attr
 
-PAYLOADS_FILE = "payloads.jsonl"
+PAYLOADS_FILE: Final = "payloads.jsonl"
 # The payload file per compression; "zstd" is the default outbox.
-PAYLOADS_FILES = {"zstd": PAYLOADS_FILE + ".zst", "none": PAYLOADS_FILE}
-DEFAULT_COMPRESSION = "zstd"
+PAYLOADS_FILES: Final = {"zstd": PAYLOADS_FILE + ".zst", "none": PAYLOADS_FILE}
+DEFAULT_COMPRESSION: Final = "zstd"
 # Level 2: payload lines compress ~82x at ~8 us each (level 3, the default, 84x
 # at ~10 us; level 1 74x at ~8.4 us); higher levels cost several times the CPU
 # for a few percent.
-ZSTD_LEVEL = 2
-CSV_FILE = "payloads.csv"
-CSV_PICKS = 3
-CSV_COLUMNS: tuple[str, ...] = (
+ZSTD_LEVEL: Final = 2
+CSV_FILE: Final = "payloads.csv"
+CSV_PICKS: Final = 3
+CSV_COLUMNS: Final[tuple[str, ...]] = (
     "recipient_id",
     "email",
     "campaign_id",
@@ -79,13 +79,13 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 # A cell starting with one of these is read as a formula by spreadsheets.
 _FORMULA_START: Final = "=+-@\t\r"
-MANIFEST_FILE = "manifest.json"
-LATEST_FILE = "LATEST"
-FORMAT_VERSION = 1
-NO_SEGMENT = "(none)"
+MANIFEST_FILE: Final = "manifest.json"
+LATEST_FILE: Final = "LATEST"
+FORMAT_VERSION: Final = 1
+NO_SEGMENT: Final = "(none)"
 
-_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_CHUNK = 1 << 20
+_RUN_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_CHUNK: Final = 1 << 20
 
 
 @mypyc_attr(native_class=False)  # its subclasses are builtin ones too
@@ -214,12 +214,12 @@ def dumps(value: object) -> str:
 # Values orjson writes exactly as dumps() does (Decimals and dates go through
 # json_default in both). Floats (formatting, NaN), big integers, non-string keys and
 # other types are left to dumps(), so a line never depends on which encoder wrote it.
-_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
-_ORJSON_SCALARS = frozenset(
+_ORJSON_OPTIONS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+_ORJSON_SCALARS: Final = frozenset(
     {str, bool, type(None), Decimal, dt.datetime, dt.date, dt.time}
 )
-_INT64 = range(-(2**63), 2**63)
-_STR_ONLY = frozenset({str})
+_INT64: Final = range(-(2**63), 2**63)
+_STR_ONLY: Final = frozenset({str})
 
 
 def _orjson_exact(value: object) -> bool:
@@ -280,7 +280,7 @@ def payload_line(payload: Mapping[str, Any]) -> bytes:
     return (dumps(payload) + "\n").encode("utf-8")
 
 
-_HTML_KEY = b'"html":"'
+_HTML_KEY: Final = b'"html":"'
 
 
 def payload_line_with_html(
@@ -723,7 +723,7 @@ def read_outbox(
     return manifest, map(orjson.loads, lines)
 
 
-_HTML_FIELD = b',"html":'
+_HTML_FIELD: Final = b',"html":'
 
 
 def read_outbox_emails(

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pyarrow as pa
 from mypy_extensions import mypyc_attr
@@ -51,13 +51,13 @@ from renderer.pipeline import GUARD_COLUMNS, render_campaign
 from renderer.render import Campaign, Renderer, group_picks
 
 # Recipients per chunk: about 20 MB of JSONL, enough to amortise the hand-over.
-CHUNK_SIZE = 1_000
+CHUNK_SIZE: Final = 1_000
 # Chunks in flight per worker: keeps workers busy while the parent writes.
-IN_FLIGHT_PER_WORKER = 2
+IN_FLIGHT_PER_WORKER: Final = 2
 Rows = list[dict[str, Any]]
 PicksByCustomer = Mapping[str, list[dict[str, Any]]]
 # What the send guard reads of a recipient row (each when the mart has it).
-GUARD_READS = ("email", *GUARD_COLUMNS)
+GUARD_READS: Final = ("email", *GUARD_COLUMNS)
 # Recipients and their picks: rows and picks by customer id (as
 # :func:`renderer.pipeline.render_campaign` takes them), or two Arrow tables in
 # customer id order (the picks by rank within a customer).

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from renderer.campaigns import HOLDOUT, ArmAssigner
 from renderer.catalog import Decision, load_catalog
@@ -26,14 +26,16 @@ from renderer.guard import OPTED_IN
 from renderer.outbox import dumps, dumps_fast
 from renderer.render import Campaign, EncodedHtml, Renderer
 
-GUARD_BLOCK_ID = "send_guard"
+GUARD_BLOCK_ID: Final = "send_guard"
 # Recipient columns a guard refusal records as the values seen.
-GUARD_COLUMNS = ("consent_status", "is_suppressed")
-GUARD_RULE = "valid email, opt-in, not suppressed, under frequency cap, not duplicate"
-HOLDOUT_BLOCK_ID = "holdout"
-HOLDOUT_REASON = "holdout: control group, no email"
+GUARD_COLUMNS: Final = ("consent_status", "is_suppressed")
+GUARD_RULE: Final = (
+    "valid email, opt-in, not suppressed, under frequency cap, not duplicate"
+)
+HOLDOUT_BLOCK_ID: Final = "holdout"
+HOLDOUT_REASON: Final = "holdout: control group, no email"
 # Columns of a decision-audit row, in order.
-AUDIT_COLUMNS = (
+AUDIT_COLUMNS: Final = (
     "customer_id",
     "campaign_id",
     "variant",
@@ -120,7 +122,7 @@ def _values_json(key: tuple[Any, ...], values: tuple[object, ...]) -> str:
     return dumps_fast(dict(zip(names, values, strict=True)))
 
 
-_PLAIN = frozenset({str, int, bool, type(None)})
+_PLAIN: Final = frozenset({str, int, bool, type(None)})
 
 
 def _values_text(names: tuple[str, ...], values: tuple[object, ...]) -> str:

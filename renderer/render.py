@@ -16,7 +16,7 @@ import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, NamedTuple, cast
+from typing import Any, Final, NamedTuple, cast
 
 import orjson
 import xxhash
@@ -61,19 +61,19 @@ from renderer.text import (
     to_decimal,
 )
 
-HTML_TEMPLATE = "email.html.j2"
-TEXT_TEMPLATE = "email.txt.j2"
-CATALOG_HTML_TEMPLATE = "catalog.html.j2"
-CATALOG_TEXT_TEMPLATE = "catalog.txt.j2"
+HTML_TEMPLATE: Final = "email.html.j2"
+TEXT_TEMPLATE: Final = "email.txt.j2"
+CATALOG_HTML_TEMPLATE: Final = "catalog.html.j2"
+CATALOG_TEXT_TEMPLATE: Final = "catalog.txt.j2"
 # Picks exposed as merge variables (MR_P1_NAME ... MR_P3_IMG).
-MERGE_VAR_PICKS = 3
+MERGE_VAR_PICKS: Final = 3
 
 # Keys of a marts.personalization row that rendering needs.
-RECIPIENT_KEYS = ("customer_id", "email", "first_name", "rfm_segment")
+RECIPIENT_KEYS: Final = ("customer_id", "email", "first_name", "rfm_segment")
 # Keys it reads when present (merge variables).
-OPTIONAL_RECIPIENT_KEYS = ("last_name",)
+OPTIONAL_RECIPIENT_KEYS: Final = ("last_name",)
 # Keys of a marts.personalization_product_picks row that rendering reads.
-PICK_KEYS = (
+PICK_KEYS: Final = (
     "pick_rank",
     "product_id",
     "product_name",
@@ -83,10 +83,10 @@ PICK_KEYS = (
     "image_url",
 )
 
-_PICK_KEY_SET = frozenset(PICK_KEYS)
-_TEXT_OR_NONE = frozenset({str, type(None)})
+_PICK_KEY_SET: Final = frozenset(PICK_KEYS)
+_TEXT_OR_NONE: Final = frozenset({str, type(None)})
 # Pick prices memoised by their text (see _pick_parts).
-_KEYED_PRICES = frozenset({Decimal, str, type(None)})
+_KEYED_PRICES: Final = frozenset({Decimal, str, type(None)})
 
 # A block's link for a campaign: name, the tagged URL's parts around the tracking
 # id and no column, or name, two empty parts and the column holding the URL.
@@ -96,7 +96,7 @@ _ImagePart = tuple[str, str | None, str | None]
 _BlockUrls = tuple[tuple[_LinkPart, ...], tuple[_ImagePart, ...]]
 
 # A first name longer than this is left out of the subject line (still greeted).
-MAX_SUBJECT_NAME_LENGTH = 40
+MAX_SUBJECT_NAME_LENGTH: Final = 40
 
 
 @mypyc_attr(native_class=False)  # a subclass of a builtin exception
@@ -122,7 +122,7 @@ class MissingFieldError(KeyError):
         return (type(self), (self.row_kind, self.key, self.row_id))
 
 
-_EXPECTED = {"recipient": RECIPIENT_KEYS, "pick": PICK_KEYS}
+_EXPECTED: Final = {"recipient": RECIPIENT_KEYS, "pick": PICK_KEYS}
 
 
 # pickled (to workers): compiled, a frozen dataclass would not unpickle
@@ -775,7 +775,7 @@ def _merge_vars(
 
 
 # The merge tags of each pick: MR_P1_NAME, MR_P1_URL, MR_P1_PRC, MR_P1_IMG, ...
-_MERGE_PICK_TAGS = tuple(
+_MERGE_PICK_TAGS: Final = tuple(
     tuple(f"MR_P{rank}_{part}" for part in ("NAME", "URL", "PRC", "IMG"))
     for rank in range(1, MERGE_VAR_PICKS + 1)
 )
@@ -904,7 +904,7 @@ def _product_parts(
     )
 
 
-_keyed_product_parts = functools.lru_cache(maxsize=65_536)(_product_parts)
+_keyed_product_parts: Final = functools.lru_cache(maxsize=65_536)(_product_parts)
 
 
 def group_picks(picks: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, cast
+from typing import Any, Final, NamedTuple, cast
 
 import orjson
 from jinja2 import Template, nodes
@@ -38,13 +38,13 @@ log = logging.getLogger(__name__)
 # Shapes kept; recipients of further shapes are rendered by Jinja.
 MAX_SHAPES = 4_096
 # Encoded slot values kept before the store starts afresh.
-MAX_ENCODINGS = 65_536
+MAX_ENCODINGS: Final = 65_536
 
 # NUL and SOH never reach a rendered value (``renderer.text.clean_line`` replaces
 # control characters), and a value holding them anyway only costs a fallback:
 # the first render of every shape is compared with Jinja's.
-_SENTINEL = re.compile("\x00([0-9]+)\x01")
-_EACH = "[]"  # the path step for every element of a list
+_SENTINEL: Final = re.compile("\x00([0-9]+)\x01")
+_EACH: Final = "[]"  # the path step for every element of a list
 
 
 def _escape(value: Any) -> str:
@@ -70,9 +70,9 @@ class _Missing:
     """Marks a key a context dict lacks, in a shape."""
 
 
-_MISSING = _Missing()
-_LOCAL: tuple[object, ...] = ("<local>",)  # a value the template computed itself
-_PLAIN = frozenset({str, int, bool, type(None)})
+_MISSING: Final = _Missing()
+_LOCAL: Final[tuple[object, ...]] = ("<local>",)  # a value the template computed itself
+_PLAIN: Final = frozenset({str, int, bool, type(None)})
 
 
 @dataclass

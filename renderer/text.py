@@ -11,25 +11,26 @@ from __future__ import annotations
 import math
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Final
 
 # C0 and C1 controls (CR, LF, TAB, NUL, ...), U+2028/U+2029 (line and paragraph
 # separators) and the bidi embedding/override/isolate characters used for spoofing.
-_UNSAFE_CHARS = re.compile(
+_UNSAFE_CHARS: Final = re.compile(
     r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+"
 )
 
-CURRENCY_SYMBOLS: dict[str, str] = {
+CURRENCY_SYMBOLS: Final[dict[str, str]] = {
     "EUR": "€",
     "USD": "$",
     "GBP": "£",
     "JPY": "¥",
 }
 # ISO 4217 currencies without minor units, shown without decimals.
-ZERO_DECIMAL_CURRENCIES = frozenset({"CLP", "ISK", "JPY", "KRW", "VND"})
+ZERO_DECIMAL_CURRENCIES: Final = frozenset({"CLP", "ISK", "JPY", "KRW", "VND"})
 
-_CENTS = Decimal("0.01")
-_UNITS = Decimal("1")
-_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+_CENTS: Final = Decimal("0.01")
+_UNITS: Final = Decimal("1")
+_TRAILING_SPACE: Final = re.compile(r"[ \t]+\n")
 
 
 def clean_line(value: object) -> str:
