@@ -174,7 +174,7 @@ class SendGuard:
             return f"{SUPPRESSED}: is_suppressed is set on the row"
         if email in self._allowed:
             return f"{DUPLICATE}: address already allowed earlier in this run"
-        sent = self.sent[email]
+        sent = self.sent.get(email, 0)  # not [email]: a Counter calls __missing__
         if sent >= self.frequency_cap:
             days = self.window.total_seconds() / 86_400
             return (

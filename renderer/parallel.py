@@ -14,13 +14,13 @@ Chunks come back in the order they were sent, so the run is the same, byte for b
 whatever the number of processes (tested), and
 :func:`renderer.outbox.write_outbox_chunks` writes it atomically with one manifest.
 
-Workers are started with ``spawn``: the parent may hold a DuckDB connection, whose
-threads do not survive ``fork``.
+Workers are forked from a fork server that loaded the renderer once
+(:mod:`renderer.worker`), not from the parent: it may hold a DuckDB connection,
+whose threads do not survive ``fork``.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import time
@@ -148,7 +148,7 @@ def render_chunk(
     recipients, picks_by_customer = _rows(recipients, picks_by_customer)
     chunk = RenderedChunk(pid=os.getpid())
     lines = LineEncoder(spec.compression)
-    records: list[str] = []
+    records: list[bytes] = []
     ids: list[str] = []
     variants: list[str | None] = []
     pick_counts: list[int | None] = []
@@ -184,7 +184,8 @@ def render_chunk(
                     payload, item.html.json, exact=_json_exact(payload)
                 )
             )
-            records.append(csv_record(payload))
+            # encoded one by one: most are ASCII, which encodes by copying
+            records.append(csv_record(payload).encode("utf-8"))
             chunk.segments[segment_key(payload)] += 1
             chunk.exported.append(
                 (str(payload["recipient_id"]), str(payload["campaign_id"]))
@@ -202,7 +203,7 @@ def render_chunk(
         schema=OUTCOME_SCHEMA,
     )
     chunk.jsonl = lines.finish()
-    chunk.csv = "".join(records).encode("utf-8")
+    chunk.csv = b"".join(records)
     chunk.payload_count = len(records)
     chunk.cpu_seconds = time.process_time() - began
     return chunk
@@ -371,7 +372,7 @@ def render_chunks(
     load_catalog(spec.catalog_path, known_columns=spec.known_columns)
     pool = ProcessPoolExecutor(
         processes,
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=worker.context(),
         initializer=worker.start,
         initargs=(pickle.dumps(spec),),
     )

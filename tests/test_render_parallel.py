@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -349,12 +350,12 @@ from tests.test_render_parallel import AS_OF, blas_threads
 
 spec = pickle.dumps(RenderSpec(campaign_for(AS_OF), {"A": 1}, "test"))
 found = []
-for initializer, initargs in ((None, ()), (worker.start, (spec,))):
+for context, initializer, initargs in (
+    (multiprocessing.get_context("spawn"), None, ()),
+    (worker.context(), worker.start, (spec,)),  # as renderer.parallel starts them
+):
     with ProcessPoolExecutor(
-        1,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=initializer,
-        initargs=initargs,
+        1, mp_context=context, initializer=initializer, initargs=initargs
     ) as pool:
         found.append(pool.submit(blas_threads).result())
 print(json.dumps(found))
@@ -400,6 +401,43 @@ def test_render_workers_load_blas_with_one_thread_unless_told_otherwise(
     if preset is None:
         assert max(plain) > 1  # what a spawned process gets by itself
     assert plain and set(started) == {expected}
+
+
+# eval, a builtin: a function of a module would load that module in the worker
+_LOADED = """
+import json, multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from renderer import worker
+
+found = {}
+for name, context in (
+    ("spawn", multiprocessing.get_context("spawn")),
+    ("workers", worker.context()),
+):
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        found[name] = pool.submit(
+            eval, "'renderer.parallel' in __import__('sys').modules"
+        ).result()
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(),
+    reason="no fork server here: workers are spawned",
+)
+def test_render_workers_start_with_the_renderer_loaded() -> None:
+    # forked from a fork server that imported it once, which saves each worker
+    # the ~0.3 s of CPU of importing it
+    result = subprocess.run(
+        [sys.executable, "-c", _LOADED],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = json.loads(result.stdout.splitlines()[-1])
+    assert found == {"spawn": False, "workers": True}
 
 
 def test_the_worker_module_loads_no_numpy() -> None:
