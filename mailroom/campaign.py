@@ -26,7 +26,12 @@ from mailroom.recipients import (
     esp_sent_events,
     iter_recipient_tables,
 )
-from renderer.audit import OUTCOME_SCHEMA, decision_audit_sql, mismatched_blocks_sql
+from renderer.audit import (
+    OUTCOME_SCHEMA,
+    audit_blocks,
+    decision_audit_sql,
+    mismatched_blocks_sql,
+)
 from renderer.catalog import Catalog, load_catalog
 from renderer.config import SendConfig
 from renderer.export.state import SyncState, acknowledged_sends
@@ -45,8 +50,30 @@ from renderer.parallel import (
 from renderer.pipeline import AUDIT_COLUMNS, GUARD_COLUMNS, split_holdout
 from renderer.render import PICK_KEYS, Campaign, Renderer, recipient_columns
 
+# The decision audit: a view of its rows (per recipient and block) joined to the
+# blocks of their run (per run and block: campaign, slot, rule, model version, as-of
+# date), which every row of a run would otherwise repeat.
 AUDIT_TABLE = "emails.decision_audit"
-AUDIT_TABLE_COLUMNS = ", ".join([*AUDIT_COLUMNS, "run_id", "as_of_date"])
+AUDIT_ROWS = "emails.decision_audit_rows"
+AUDIT_BLOCKS = "emails.decision_audit_blocks"
+AUDIT_ROW_COLUMNS = (
+    "customer_id",
+    "run_id",
+    "variant",
+    "block_id",
+    "fired",
+    "values_seen",
+    "reason",
+)
+AUDIT_BLOCK_COLUMNS = (
+    "run_id",
+    "campaign_id",
+    "block_id",
+    "slot",
+    "rule",
+    "model_version",
+    "as_of_date",
+)
 # Recipients whose audit is built in one statement.
 AUDIT_FLUSH_RECIPIENTS = 50_000
 # With workers, the audit is built once more when this many recipients are still
@@ -200,8 +227,8 @@ def render_to_outbox(
     )
     con.begin()
     try:
-        _prepare_audit(con, campaign.campaign_id)
         audit = _AuditWriter(con, run_id, as_of, spec, catalog, mart_types)
+        audit.prepare()
         if processes > 1:  # with no workers, nothing would overlap the statement
             audit.expect(audience)
         report.manifest = write_outbox_chunks(
@@ -255,17 +282,29 @@ def _counted(
     audit.flush()
 
 
-def _prepare_audit(con: duckdb.DuckDBPyConnection, campaign_id: str) -> None:
-    con.execute("create schema if not exists emails")
-    columns = ", ".join(
-        f"{name} {'boolean' if name == 'fired' else 'varchar'}"
-        for name in AUDIT_COLUMNS
+def _audit_types(columns: tuple[str, ...]) -> str:
+    kinds = {"fired": "boolean", "as_of_date": "date"}
+    return ", ".join(f"{name} {kinds.get(name, 'varchar')}" for name in columns)
+
+
+def _migrate_audit(con: duckdb.DuckDBPyConnection) -> None:
+    """Split a decision audit kept as one table (before the view) into its rows
+    and its runs' blocks, in the transaction of the render that found it."""
+    found = con.execute(
+        "select table_type from information_schema.tables "
+        "where table_schema = 'emails' and table_name = 'decision_audit'"
+    ).fetchone()
+    if found is None or found[0] != "BASE TABLE":
+        return
+    con.execute(
+        f"create table {AUDIT_BLOCKS} as select distinct "
+        f"{', '.join(AUDIT_BLOCK_COLUMNS)} from {AUDIT_TABLE}"
     )
     con.execute(
-        f"create table if not exists {AUDIT_TABLE} "
-        f"({columns}, run_id varchar, as_of_date date)"
+        f"create table {AUDIT_ROWS} as select {', '.join(AUDIT_ROW_COLUMNS)} "
+        f"from {AUDIT_TABLE} order by customer_id, block_id"
     )
-    con.execute(f"delete from {AUDIT_TABLE} where campaign_id = ?", [campaign_id])
+    con.execute(f"drop table {AUDIT_TABLE}")
 
 
 class AuditMismatchError(RuntimeError):
@@ -292,6 +331,8 @@ class _AuditWriter:
         # the recipients still to come, when expected (see expect)
         self.to_come: int | None = None
         _, share = split_holdout(spec.arms)
+        self.spec, self.catalog = spec, catalog
+        self.share = share if spec.holdout is None else spec.holdout
         self.slots = catalog.slots
         self.query = decision_audit_sql(
             catalog,
@@ -300,7 +341,63 @@ class _AuditWriter:
             mart=RECIPIENTS,
             campaign_id=spec.campaign.campaign_id,
             model_version=spec.model_version,
-            holdout_share=share if spec.holdout is None else spec.holdout,
+            holdout_share=self.share,
+        )
+
+    def prepare(self) -> None:
+        """Create the audit's tables and view where missing (splitting an audit
+        kept as one table), drop the campaign's earlier audit and record the
+        blocks of this run."""
+        con, campaign = self.con, self.spec.campaign.campaign_id
+        con.execute("create schema if not exists emails")
+        _migrate_audit(con)
+        con.execute(
+            f"create table if not exists {AUDIT_ROWS} "
+            f"({_audit_types(AUDIT_ROW_COLUMNS)})"
+        )
+        con.execute(
+            f"create table if not exists {AUDIT_BLOCKS} "
+            f"({_audit_types(AUDIT_BLOCK_COLUMNS)})"
+        )
+        shown = ", ".join(
+            f"{'block' if name in AUDIT_BLOCK_COLUMNS else 'decision'}.{name}"
+            for name in (*AUDIT_COLUMNS, "run_id", "as_of_date")
+        )
+        con.execute(
+            f"create or replace view {AUDIT_TABLE} as select {shown} "
+            f"from {AUDIT_ROWS} as decision inner join {AUDIT_BLOCKS} as block "
+            "on decision.run_id = block.run_id and decision.block_id = block.block_id"
+        )
+        con.execute(
+            f"delete from {AUDIT_ROWS} where run_id in "
+            f"(select run_id from {AUDIT_BLOCKS} where campaign_id = ?)",
+            [campaign],
+        )
+        con.execute(f"delete from {AUDIT_BLOCKS} where campaign_id = ?", [campaign])
+        taken = con.execute(
+            f"select campaign_id from {AUDIT_BLOCKS} where run_id = ? limit 1",
+            [self.run_id],
+        ).fetchone()
+        if taken is not None:
+            raise ValueError(
+                f"run id {self.run_id!r} already names the audit of campaign "
+                f"{taken[0]!r} in {AUDIT_TABLE}: give this run another"
+            )
+        con.executemany(
+            f"insert into {AUDIT_BLOCKS} ({', '.join(AUDIT_BLOCK_COLUMNS)}) "
+            "values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    self.run_id,
+                    campaign,
+                    block,
+                    slot,
+                    rule,
+                    self.spec.model_version,
+                    self.as_of,
+                )
+                for block, slot, rule in audit_blocks(self.catalog, self.share)
+            ],
         )
 
     def expect(self, recipients: int) -> None:
@@ -333,12 +430,12 @@ class _AuditWriter:
             # customer's rows together). Unordered, the rows stayed in the
             # transaction until the checkpoint closing the connection compressed
             # them, which cost more CPU, all of it after the last payload.
+            columns = ", ".join(AUDIT_ROW_COLUMNS)
             (inserted,) = con.execute(
-                f"insert into {AUDIT_TABLE} ({AUDIT_TABLE_COLUMNS}) "
-                f"select {AUDIT_TABLE_COLUMNS} from (select *, $run_id as run_id, "
-                f"$as_of as as_of_date from ({self.query})) "
+                f"insert into {AUDIT_ROWS} ({columns}) select {columns} "
+                f"from (select *, $run_id as run_id from ({self.query})) "
                 "order by customer_id, block_id",
-                {"run_id": self.run_id, "as_of": self.as_of},
+                {"run_id": self.run_id},
             ).fetchone()
             # The run's rows in the table, semi-joined to this flush's recipients,
             # cheaper than evaluating the statement again. Chunks come in

@@ -189,6 +189,19 @@ def decision_audit_sql(
     )
 
 
+def audit_blocks(
+    catalog: Catalog, holdout_share: float
+) -> list[tuple[str, str | None, str]]:
+    """``(block_id, slot, rule)`` of every block a render's audit rows name, as
+    :func:`decision_audit_sql` writes them: the guard's, the holdout's, then the
+    catalog's."""
+    return [
+        (GUARD_BLOCK_ID, None, GUARD_RULE),
+        (HOLDOUT_BLOCK_ID, None, holdout_rule(holdout_share)),
+        *((block.id, block.slot, block.rule) for block in catalog.blocks),
+    ]
+
+
 def mismatched_blocks_sql(audit: str, outcomes: str, slots: Sequence[str]) -> str:
     """A query giving the rendered recipients whose fired blocks in ``audit`` (a
     relation of decision-audit rows) are not the blocks their email shows, with

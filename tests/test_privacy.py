@@ -281,7 +281,7 @@ def test_the_request_is_recorded_with_counts_only(erased: Erased) -> None:
         "marts.customer_identity_map",
         "marts.fct_customer_segment_history",
         "staging.base_web__events",
-        "emails.decision_audit",
+        "emails.decision_audit_rows",
     ):
         assert per_table[table] >= 1, table
     assert any(path.startswith("outbox/") for path in json.loads(per_file))

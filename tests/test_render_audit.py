@@ -65,10 +65,7 @@ def test_values_seen_are_written_as_python_writes_them(row: dict[str, Any]) -> N
         assert text == expected
 
 
-def test_a_render_whose_audit_disagrees_with_its_blocks_writes_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    warehouse = tmp_path / "warehouse.duckdb"
+def _one_customer_warehouse(warehouse: Path) -> None:
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema marts")
         con.execute(
@@ -86,6 +83,21 @@ def test_a_render_whose_audit_disagrees_with_its_blocks_writes_nothing(
             "'EUR' as currency, null as product_url, null as image_url, "
             "'popular' as pick_reason limit 0"
         )
+
+
+def _render(warehouse: Path, home: Path, as_of: dt.date, run_id: str) -> None:
+    home.mkdir(exist_ok=True)
+    with duckdb.connect(str(warehouse)) as con:
+        render_to_outbox(
+            con, home / "outbox", home, as_of, run_id, SendConfig(arms={"A": 1})
+        )
+
+
+def test_a_render_whose_audit_disagrees_with_its_blocks_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    _one_customer_warehouse(warehouse)
     # A fault: the warehouse's audit says the VIP block did not fire.
     built = mailroom.campaign.decision_audit_sql
     monkeypatch.setattr(
@@ -97,25 +109,67 @@ def test_a_render_whose_audit_disagrees_with_its_blocks_writes_nothing(
         ),
     )
     home = tmp_path / "home"
-    home.mkdir()
-    with (
-        duckdb.connect(str(warehouse)) as con,
-        pytest.raises(AuditMismatchError, match=r"c-1: rendered '[^']*vip_offer"),
-    ):
-        render_to_outbox(
-            con,
-            home / "outbox",
-            home,
-            dt.date(2026, 11, 1),
-            "run-1",
-            SendConfig(arms={"A": 1}),
-        )
+    with pytest.raises(AuditMismatchError, match=r"c-1: rendered '[^']*vip_offer"):
+        _render(warehouse, home, dt.date(2026, 11, 1), "run-1")
     assert not (home / "outbox" / "run-1").exists()
     with duckdb.connect(str(warehouse)) as con:  # the audit's schema rolled back too
         assert con.execute(
             "select count(*) from information_schema.tables "
             "where table_name = 'decision_audit'"
         ).fetchone() == (0,)
+
+
+AUDIT = "select * from emails.decision_audit order by run_id, customer_id, block_id"
+
+
+def test_a_rerun_replaces_its_campaigns_audit_and_keeps_the_others(
+    tmp_path: Path,
+) -> None:
+    warehouse, home = tmp_path / "warehouse.duckdb", tmp_path / "home"
+    _one_customer_warehouse(warehouse)
+    _render(warehouse, home, dt.date(2026, 11, 1), "run-1")
+    _render(warehouse, home, dt.date(2026, 11, 2), "run-2")
+    with duckdb.connect(str(warehouse)) as con:
+        before = con.execute(AUDIT).fetchall()
+    _render(warehouse, home, dt.date(2026, 11, 2), "run-3")  # run-2's campaign
+    with duckdb.connect(str(warehouse)) as con:
+        after = con.execute(AUDIT).fetchall()
+        blocks = con.execute(
+            "select distinct run_id from emails.decision_audit_blocks order by 1"
+        ).fetchall()
+    first = [row for row in before if row[-2] == "run-1"]
+    assert first and [row for row in after if row[-2] == "run-1"] == first
+    second = [row[:-2] for row in before if row[-2] == "run-2"]
+    assert second and [row[:-2] for row in after if row[-2] == "run-3"] == second
+    assert blocks == [("run-1",), ("run-3",)]
+
+
+def test_an_audit_kept_as_one_table_becomes_the_view_of_its_rows(
+    tmp_path: Path,
+) -> None:
+    # Warehouses written before the audit's rows and blocks were kept apart hold
+    # it as one table: the next render splits it and carries on.
+    warehouse, home = tmp_path / "warehouse.duckdb", tmp_path / "home"
+    _one_customer_warehouse(warehouse)
+    _render(warehouse, home, dt.date(2026, 11, 1), "run-1")
+    _render(warehouse, home, dt.date(2026, 11, 2), "run-2")
+    with duckdb.connect(str(warehouse)) as con:
+        before = con.execute(AUDIT).fetchall()
+        con.execute("create table emails.whole as select * from emails.decision_audit")
+        con.execute("drop view emails.decision_audit")
+        con.execute("drop table emails.decision_audit_rows")
+        con.execute("drop table emails.decision_audit_blocks")
+        con.execute("alter table emails.whole rename to decision_audit")
+    _render(warehouse, home, dt.date(2026, 11, 3), "run-3")
+    with duckdb.connect(str(warehouse)) as con:
+        after = con.execute(AUDIT).fetchall()
+        (kind,) = con.execute(
+            "select table_type from information_schema.tables "
+            "where table_schema = 'emails' and table_name = 'decision_audit'"
+        ).fetchone()
+    assert kind == "VIEW"
+    assert [row for row in after if row[-2] != "run-3"] == before
+    assert {row[-2] for row in after} == {"run-1", "run-2", "run-3"}
 
 
 def test_a_recipient_shown_no_block_agrees_with_an_audit_where_none_fired() -> None:
