@@ -144,6 +144,16 @@ def test_a_rerun_replaces_its_campaigns_audit_and_keeps_the_others(
     assert blocks == [("run-1",), ("run-3",)]
 
 
+def test_a_run_id_naming_another_campaigns_audit_is_refused(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    _one_customer_warehouse(warehouse)
+    _render(warehouse, tmp_path / "one", dt.date(2026, 11, 1), "daily")
+    with pytest.raises(ValueError, match="'daily' already names the audit of"):
+        # another outbox, so only the audit knows the run id
+        _render(warehouse, tmp_path / "two", dt.date(2026, 11, 2), "daily")
+    assert not (tmp_path / "two" / "outbox" / "daily").exists()
+
+
 def test_an_audit_kept_as_one_table_becomes_the_view_of_its_rows(
     tmp_path: Path,
 ) -> None:
