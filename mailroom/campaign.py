@@ -26,6 +26,7 @@ from mailroom.recipients import (
     esp_sent_events,
     iter_recipient_tables,
 )
+from renderer import worker
 from renderer.audit import (
     OUTCOME_SCHEMA,
     audit_blocks,
@@ -182,6 +183,13 @@ def render_to_outbox(
     recipient written.
     """
     config = config or SendConfig()
+    # the recipients iter_recipient_tables reads
+    audience = con.execute(
+        f"select count(*) from {RECIPIENTS} where customer_id > ''"
+    ).fetchone()[0]
+    processes = render_processes(config, audience)
+    if processes > 1:  # it loads the renderer while this process goes on
+        worker.start_fork_server()
     campaign = campaign_for(as_of)
     mart_types = {
         name: kind
@@ -206,15 +214,10 @@ def render_to_outbox(
         known_columns=tuple(known),
         compression=config.outbox_compression,
     )
-    # the recipients iter_recipient_tables reads
-    audience = con.execute(
-        f"select count(*) from {RECIPIENTS} where customer_id > ''"
-    ).fetchone()[0]
     # loaded here for the columns to read and the audit (the workers load their own)
     catalog = load_catalog(spec.catalog_path, known_columns=spec.known_columns)
     read = recipient_columns(catalog) | {"email", *GUARD_COLUMNS}
     pick_known = [row[0] for row in con.execute(f"describe {PICKS}").fetchall()]
-    processes = render_processes(config, audience)
     chunks = render_chunks(
         iter_recipient_tables(
             con,

@@ -46,6 +46,15 @@ def context() -> BaseContext:
     return forkserver
 
 
+def start_fork_server() -> None:
+    """Start the fork server now, if workers fork from one: it loads the renderer
+    while the caller goes on preparing (it would start with the first worker)."""
+    if context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver  # not on Windows
+
+        forkserver.ensure_running()
+
+
 def start(spec: bytes) -> None:
     """Pool initializer: one thread for BLAS, then the worker's renderer for
     ``spec`` (a pickled :class:`renderer.parallel.RenderSpec`, pickled for

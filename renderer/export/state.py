@@ -221,20 +221,21 @@ class SyncState:
         left in one export (e.g. an outbox run written), in one transaction."""
         now = dt.datetime.now(dt.UTC).isoformat()
         listed = ",".join(fields)
-        pairs = [[str(id_), campaign] for id_, campaign in recipients]
-        campaigns = {campaign for _, campaign in pairs}
-        # The pairs as one JSON array, unpacked by SQLite: a third less time
+        given = list(recipients)
+        ids = list(map(str, (id_ for id_, _ in given)))
+        campaigns = [campaign for _, campaign in given]
+        distinct = set(campaigns)
+        # The rows as one JSON array, unpacked by SQLite: a third less time
         # than a Python row per recipient (100,000 rows at the end of a render);
         # only the ids when all share one campaign (a render's do), a third less
-        # again. SQLite's JSON functions cut text at NUL, so such pairs go row
-        # by row.
-        if len(campaigns) == 1:
-            (campaign,) = campaigns
-            text = orjson.dumps([pair[0] for pair in pairs]).decode()
+        # again. SQLite's JSON functions cut text at NUL, so such rows go one by
+        # one.
+        if len(distinct) == 1:
+            text = orjson.dumps(ids).decode()
             insert = "value, ?, ?"
-            parameters: tuple[object, ...] = (campaign, listed, text)
+            parameters: tuple[object, ...] = (*distinct, listed, text)
         else:
-            text = orjson.dumps(pairs).decode()
+            text = orjson.dumps(list(zip(ids, campaigns, strict=True))).decode()
             insert = "json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?"
             parameters = (listed, text)
         cursor = self.connection
@@ -243,7 +244,10 @@ class SyncState:
             if "\\u0000" in text:
                 cursor.executemany(
                     "insert into export_log values (?, ?, ?, ?, ?, ?, 'written')",
-                    [(now, destination, run_id, *pair, listed) for pair in pairs],
+                    [
+                        (now, destination, run_id, id_, campaign, listed)
+                        for id_, campaign in zip(ids, campaigns, strict=True)
+                    ],
                 )
             else:
                 cursor.execute(
@@ -255,7 +259,7 @@ class SyncState:
             cursor.execute("rollback")
             raise
         cursor.execute("commit")
-        return len(pairs)
+        return len(ids)
 
     def export_log(self, run_id: str | None = None) -> list[dict[str, str]]:
         """The export audit rows (of one outbox run), oldest first."""
