@@ -9,7 +9,8 @@ of worker processes, ``mailroom.campaign.render_to_outbox`` renders the campaign
 block selection, MJML-compiled HTML, text, merge variables, one atomic outbox run
 (JSONL + CSV + manifest, fsynced) and the decision audit inserted into the
 warehouse. With 1 process everything runs in this process; with N, the parent
-guards, writes and inserts, and N spawned workers render (``renderer.parallel``).
+guards, writes and inserts, and N workers render (``renderer.parallel``), forked
+from the fork server this process starts (so its start is counted too).
 
 Printed per configuration: payloads per second of wall time; CPU seconds of all
 processes together (parent, its DuckDB threads and the workers) and payloads per
@@ -241,10 +242,10 @@ def _measure_in_fresh_process(
     """:func:`measure` in a fresh interpreter, so that its figures are its own.
 
     Started as ``python -c``, as Dagster starts the process that runs an asset
-    (``python -m``): spawned render workers then import the renderer only. A
-    parent started from a script file makes each worker import that script too
-    (``multiprocessing`` re-imports the main module): about 0.5 s of CPU each
-    for this one, 0.45 s for the ``mailroom`` command.
+    (``python -m``): the fork server the render workers come from then imports
+    the renderer only. A parent started from a script file makes it import that
+    script too (``multiprocessing`` re-imports the main module): about 0.5 s of
+    CPU for this one, 0.45 s for the ``mailroom`` command.
     """
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[1]); "
