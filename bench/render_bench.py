@@ -242,10 +242,11 @@ def _measure_in_fresh_process(
     """:func:`measure` in a fresh interpreter, so that its figures are its own.
 
     Started as ``python -c``, as Dagster starts the process that runs an asset
-    (``python -m``): the fork server the render workers come from then imports
-    the renderer only. A parent started from a script file makes it import that
-    script too (``multiprocessing`` re-imports the main module): about 0.5 s of
-    CPU for this one, 0.45 s for the ``mailroom`` command.
+    (``python -m``): render workers then import nothing (the fork server they
+    come from loaded the renderer). A parent started from a script file makes
+    each worker import that script (``multiprocessing`` re-imports the main
+    module): about 0.5 s of CPU each for this one, 0.45 s for the ``mailroom``
+    command.
     """
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[1]); "

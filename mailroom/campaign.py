@@ -295,10 +295,21 @@ def _migrate_audit(con: duckdb.DuckDBPyConnection) -> None:
     and its runs' blocks, in the transaction of the render that found it."""
     found = con.execute(
         "select table_type from information_schema.tables "
-        "where table_schema = 'emails' and table_name = 'decision_audit'"
+        "where table_catalog = current_database() and table_schema = 'emails' "
+        "and table_name = 'decision_audit'"
     ).fetchone()
     if found is None or found[0] != "BASE TABLE":
         return
+    shared = con.execute(
+        f"select run_id from {AUDIT_TABLE} group by run_id "
+        "having count(distinct campaign_id) > 1 limit 1"
+    ).fetchone()
+    if shared is not None:  # its blocks would join every such row twice
+        raise ValueError(
+            f"{AUDIT_TABLE} holds run id {shared[0]!r} for more than one campaign, "
+            "which the audit's run blocks cannot tell apart: update those rows' "
+            "run_id to one per campaign, then render again"
+        )
     con.execute(
         f"create table {AUDIT_BLOCKS} as select distinct "
         f"{', '.join(AUDIT_BLOCK_COLUMNS)} from {AUDIT_TABLE}"

@@ -99,6 +99,10 @@ _BLOCK_KEYS = frozenset(
 )
 _REQUIRED_KEYS = ("id", "slot", "template", "text_template")
 _ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# Block ids of the decision audit's own rows (renderer.pipeline): a refusal and
+# the holdout; no catalog block may take them.
+GUARD_BLOCK_ID = "send_guard"
+HOLDOUT_BLOCK_ID = "holdout"
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 FIRST_NAME_PLACEHOLDER = "{first_name}"
 
@@ -446,6 +450,11 @@ def _parse_block(
     if not isinstance(block_id, str) or not _ID.fullmatch(block_id):
         problems.append(
             f"{source}: id {block_id!r} must be lowercase letters, digits and '_'"
+        )
+    elif block_id in (GUARD_BLOCK_ID, HOLDOUT_BLOCK_ID):
+        problems.append(
+            f"{source}: id {block_id!r} is the decision audit's own (refusals and "
+            "the holdout): give the block another"
         )
     slot = data["slot"]
     if slots and slot not in slots:

@@ -320,12 +320,13 @@ def _guarded_table_chunks(
     # found by bisection, where comparing every pick's id per chunk grew with
     # the square of the batch
     pick_ids: list[str] = picks.column("customer_id").to_pylist()
-    end = 0
+    begin = 0
     for start in range(0, recipients.num_rows, chunk_size):
         part = recipients.slice(start, chunk_size)
         reasons = [guard.check(row) for row in part.select(read).to_pylist()]
         ids = part.column("customer_id")
-        begin = bisect_left(pick_ids, ids[0].as_py(), end)
+        # from the previous chunk's first: an id may end one chunk and start the next
+        begin = bisect_left(pick_ids, ids[0].as_py(), begin)
         end = bisect_right(pick_ids, ids[-1].as_py(), begin)
         yield part, reasons, picks.slice(begin, end - begin)
 
@@ -374,7 +375,7 @@ def render_chunks(
         processes,
         mp_context=worker.context(),
         initializer=worker.start,
-        initargs=(pickle.dumps(spec),),
+        initargs=(pickle.dumps(spec), worker.loaded_renderer()),
     )
     pending: deque[Future[RenderedChunk]] = deque()
     try:

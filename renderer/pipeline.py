@@ -21,18 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from renderer.campaigns import HOLDOUT, ArmAssigner
-from renderer.catalog import Decision, load_catalog
+from renderer.catalog import GUARD_BLOCK_ID, HOLDOUT_BLOCK_ID, Decision, load_catalog
 from renderer.guard import OPTED_IN
 from renderer.outbox import dumps, dumps_fast
 from renderer.render import Campaign, EncodedHtml, Renderer
 
-GUARD_BLOCK_ID: Final = "send_guard"
 # Recipient columns a guard refusal records as the values seen.
 GUARD_COLUMNS: Final = ("consent_status", "is_suppressed")
 GUARD_RULE: Final = (
     "valid email, opt-in, not suppressed, under frequency cap, not duplicate"
 )
-HOLDOUT_BLOCK_ID: Final = "holdout"
 HOLDOUT_REASON: Final = "holdout: control group, no email"
 # Columns of a decision-audit row, in order.
 AUDIT_COLUMNS: Final = (

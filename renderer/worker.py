@@ -1,11 +1,17 @@
 """How render worker processes (:mod:`renderer.parallel`) start.
 
 Workers are forked from multiprocessing's fork server, a fresh process that
-imports the renderer once (:mod:`renderer._preload`), and the parent's main
-module, so that a worker starts with them loaded: ~0.09 s of CPU a worker, against
-~0.4 s for a ``spawn``-started one that imports them itself. Not ``fork`` from
-the parent: it may hold a DuckDB connection, whose threads do not survive
-``fork``. Where there is no fork server (Windows) workers are ``spawn``-started.
+imports the renderer once (:mod:`renderer._preload`), so that a worker starts
+with it loaded: ~0.09 s of CPU a worker, against ~0.4 s for a ``spawn``-started
+one that imports it itself. Not ``fork`` from the parent: it may hold a DuckDB
+connection, whose threads do not survive ``fork``. Where there is no fork server
+(Windows) workers are ``spawn``-started.
+
+The fork server is the process's own, for every later user of ``forkserver``
+there: it keeps one BLAS thread and the renderer loaded, and it runs until the
+process ends. Python 3.11's does not take the parent's ``sys.path`` (CPython
+gh-117378), so it may find another copy of the renderer than the parent's:
+:func:`start` then refuses to render with it.
 
 A worker renders with pyarrow, which imports numpy, whose OpenBLAS starts a thread
 per core as it loads, and they spin a while: 0.12-0.2 s of CPU per process, for
@@ -25,10 +31,11 @@ from multiprocessing.context import BaseContext
 
 # Read by OpenBLAS as it loads; a value the user set is kept.
 BLAS_THREADS = "OPENBLAS_NUM_THREADS"
-# What the fork server imports before it forks the first worker: the parent's
-# main module (a script's; a worker imports it first, and ``mailroom``'s cost a
-# worker 0.45 s) and the renderer.
-PRELOAD = ("__main__", "renderer._preload")
+# What the fork server imports before it forks the first worker. Not the
+# parent's main module ("__main__"): Python up to 3.13 never preloads it
+# (CPython gh-126631), and where it does, it would load before one BLAS thread
+# is set, and an error in it would kill the server.
+PRELOAD = ("renderer._preload",)
 
 
 def context() -> BaseContext:
@@ -55,11 +62,33 @@ def start_fork_server() -> None:
         forkserver.ensure_running()
 
 
-def start(spec: bytes) -> None:
+def loaded_renderer() -> str | None:
+    """Where this process loaded the renderer from: ``renderer.__file__``."""
+    import renderer
+
+    return renderer.__file__
+
+
+def start(spec: bytes, renderer_file: str | None = None) -> None:
     """Pool initializer: one thread for BLAS, then the worker's renderer for
     ``spec`` (a pickled :class:`renderer.parallel.RenderSpec`, pickled for
-    unpickling its classes would load the renderer first)."""
+    unpickling its classes would load the renderer first).
+
+    Raises
+    ------
+    RuntimeError
+        If the renderer loaded here is not the parent's (``renderer_file``, its
+        ``renderer.__file__``).
+    """
     os.environ.setdefault(BLAS_THREADS, "1")
+    import renderer
     from renderer import parallel
 
+    if renderer_file is not None and renderer.__file__ != renderer_file:
+        raise RuntimeError(
+            f"a render worker loaded the renderer from {renderer.__file__}, its "
+            f"parent from {renderer_file} (the fork server does not take the "
+            "parent's sys.path): install Mailroom (make setup) or set PYTHONPATH "
+            "so that both find the same copy"
+        )
     parallel.init_worker(pickle.loads(spec))

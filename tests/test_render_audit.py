@@ -182,6 +182,27 @@ def test_an_audit_kept_as_one_table_becomes_the_view_of_its_rows(
     assert {row[-2] for row in after} == {"run-1", "run-2", "run-3"}
 
 
+def test_an_audit_table_with_a_run_id_in_two_campaigns_is_not_split(
+    tmp_path: Path,
+) -> None:
+    warehouse, home = tmp_path / "warehouse.duckdb", tmp_path / "home"
+    _one_customer_warehouse(warehouse)
+    _render(warehouse, home, dt.date(2026, 11, 1), "run-1")
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "create table emails.whole as select * from emails.decision_audit union "
+            "all select * replace ('another' as campaign_id) from emails.decision_audit"
+        )
+        con.execute("drop view emails.decision_audit")
+        con.execute("drop table emails.decision_audit_rows")
+        con.execute("drop table emails.decision_audit_blocks")
+        con.execute("alter table emails.whole rename to decision_audit")
+    with pytest.raises(ValueError, match="holds run id 'run-1' for more than one"):
+        _render(warehouse, home, dt.date(2026, 11, 2), "run-2")
+    with duckdb.connect(str(warehouse)) as con:  # left as it was
+        assert con.execute("select count(*) from emails.decision_audit").fetchone()[0]
+
+
 def test_a_recipient_shown_no_block_agrees_with_an_audit_where_none_fired() -> None:
     with duckdb.connect() as con:
         con.execute(

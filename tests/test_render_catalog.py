@@ -148,6 +148,15 @@ def test_missing_template_file(catalog_dir: Path) -> None:
         load_catalog(catalog_dir)
 
 
+@pytest.mark.parametrize("taken", ["holdout", "send_guard"])
+def test_the_audits_own_block_ids_are_refused(catalog_dir: Path, taken: str) -> None:
+    # the decision audit names its refusal and holdout rows so
+    path = catalog_dir / "greeting.yaml"
+    _write(path, path.read_text().replace("id: greeting", f"id: {taken}"))
+    with pytest.raises(CatalogError, match=f"id '{taken}' is the decision audit's"):
+        load_catalog(catalog_dir)
+
+
 def test_slot_conflict(catalog_dir: Path) -> None:
     path = catalog_dir / "onboarding.yaml"
     _write(path, path.read_text().replace("priority: 60", "priority: 70"))

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import multiprocessing
 import os
+import pickle
 import subprocess
 import sys
 from decimal import Decimal
@@ -29,6 +30,7 @@ from hypothesis import strategies as st
 
 from mailroom.campaign import campaign_for, render_processes, render_to_outbox
 from mailroom.recipients import iter_recipient_batches
+from renderer import worker
 from renderer.catalog import CatalogError, load_catalog
 from renderer.config import SendConfig
 from renderer.guard import SendGuard
@@ -41,7 +43,7 @@ from renderer.outbox import (
     read_outbox,
     write_outbox,
 )
-from renderer.parallel import RenderSpec, render_chunks
+from renderer.parallel import RenderSpec, _guarded_chunks, render_chunks
 from renderer.pipeline import AUDIT_COLUMNS, _values_text, payloads, render_campaign
 from renderer.render import Campaign, MissingFieldError, Renderer
 from tests.conftest import REPOSITORY
@@ -338,6 +340,31 @@ def test_unknown_outbox_compression_is_refused_by_the_send_config() -> None:
         SendConfig(outbox_compression="gzip")
 
 
+def test_a_worker_refuses_a_renderer_other_than_its_parents() -> None:
+    spec = pickle.dumps(RenderSpec(campaign_for(AS_OF), {"A": 1}, "test"))
+    with pytest.raises(RuntimeError, match=r"does not take the parent's sys\.path"):
+        worker.start(spec, "/elsewhere/renderer/__init__.py")
+
+
+def test_a_chunk_gets_the_picks_of_its_customers_even_across_chunks() -> None:
+    ids = ["a", "b", "b", "c", "d"]  # "b" ends one chunk and starts the next
+    recipients = pa.table(
+        {
+            "customer_id": ids,
+            "email": [f"p{n}@example.com" for n in range(len(ids))],
+            "consent_status": ["opted_in"] * len(ids),
+        }
+    )
+    picks = pa.table({"customer_id": ["a", "b", "b", "c", "e"], "pick_rank": range(5)})
+    guard = SendGuard([], 3, [], dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    chunks = list(_guarded_chunks([(recipients, picks)], guard, 2))
+    assert [chunk[2].column("customer_id").to_pylist() for chunk in chunks] == [
+        ["a", "b", "b"],
+        ["b", "b", "c"],
+        [],
+    ]
+
+
 # Run in a fresh interpreter: spawned processes import the parent's main module
 # again, and one a test left behind (a Streamlit app's) loads numpy itself.
 _BLAS_THREADS = """
@@ -352,7 +379,8 @@ spec = pickle.dumps(RenderSpec(campaign_for(AS_OF), {"A": 1}, "test"))
 found = []
 for context, initializer, initargs in (
     (multiprocessing.get_context("spawn"), None, ()),
-    (worker.context(), worker.start, (spec,)),  # as renderer.parallel starts them
+    # as renderer.parallel starts them
+    (worker.context(), worker.start, (spec, worker.loaded_renderer())),
 ):
     with ProcessPoolExecutor(
         1, mp_context=context, initializer=initializer, initargs=initargs
