@@ -388,23 +388,8 @@ def csv_lines(rows: Iterable[list[str]]) -> bytes:
 
 
 def _csv_text(value: object) -> str:
-    """``_csv_field(_csv_cell(value))``: a cell as a record holds it."""
-    if value is None:
-        return ""
-    text: str
-    if isinstance(value, str):
-        text = value
-    elif type(value) is Decimal or type(value) is int:
-        text = str(value)  # what dumps() writes for them, unquoted
-    else:
-        text = dumps(value).strip('"')
-    if text and text[0] in _FORMULA_START:
-        text = "'" + text
-    if '"' in text:
-        return '"' + text.replace('"', '""') + '"'
-    if "," in text or "\n" in text or "\r" in text:
-        return '"' + text + '"'
-    return text
+    """A cell as a record holds it."""
+    return _csv_field(_csv_cell(value))
 
 
 def csv_record(payload: Mapping[str, Any]) -> str:

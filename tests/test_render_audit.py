@@ -122,6 +122,17 @@ def test_a_render_whose_audit_disagrees_with_its_blocks_writes_nothing(
 AUDIT = "select * from emails.decision_audit order by run_id, customer_id, block_id"
 
 
+def _keep_as_one_table(warehouse: Path, rows: str) -> None:
+    """Hold the audit as one table of ``rows`` (a query over the view), as
+    warehouses written before its rows and blocks were kept apart do."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"create table emails.whole as {rows}")
+        con.execute("drop view emails.decision_audit")
+        con.execute("drop table emails.decision_audit_rows")
+        con.execute("drop table emails.decision_audit_blocks")
+        con.execute("alter table emails.whole rename to decision_audit")
+
+
 def test_a_rerun_replaces_its_campaigns_audit_and_keeps_the_others(
     tmp_path: Path,
 ) -> None:
@@ -165,11 +176,7 @@ def test_an_audit_kept_as_one_table_becomes_the_view_of_its_rows(
     _render(warehouse, home, dt.date(2026, 11, 2), "run-2")
     with duckdb.connect(str(warehouse)) as con:
         before = con.execute(AUDIT).fetchall()
-        con.execute("create table emails.whole as select * from emails.decision_audit")
-        con.execute("drop view emails.decision_audit")
-        con.execute("drop table emails.decision_audit_rows")
-        con.execute("drop table emails.decision_audit_blocks")
-        con.execute("alter table emails.whole rename to decision_audit")
+    _keep_as_one_table(warehouse, "select * from emails.decision_audit")
     _render(warehouse, home, dt.date(2026, 11, 3), "run-3")
     with duckdb.connect(str(warehouse)) as con:
         after = con.execute(AUDIT).fetchall()
@@ -188,15 +195,11 @@ def test_an_audit_table_with_a_run_id_in_two_campaigns_is_not_split(
     warehouse, home = tmp_path / "warehouse.duckdb", tmp_path / "home"
     _one_customer_warehouse(warehouse)
     _render(warehouse, home, dt.date(2026, 11, 1), "run-1")
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute(
-            "create table emails.whole as select * from emails.decision_audit union "
-            "all select * replace ('another' as campaign_id) from emails.decision_audit"
-        )
-        con.execute("drop view emails.decision_audit")
-        con.execute("drop table emails.decision_audit_rows")
-        con.execute("drop table emails.decision_audit_blocks")
-        con.execute("alter table emails.whole rename to decision_audit")
+    _keep_as_one_table(
+        warehouse,
+        "select * from emails.decision_audit union all select * replace "
+        "('another' as campaign_id) from emails.decision_audit",
+    )
     with pytest.raises(ValueError, match="holds run id 'run-1' for more than one"):
         _render(warehouse, home, dt.date(2026, 11, 2), "run-2")
     with duckdb.connect(str(warehouse)) as con:  # left as it was
