@@ -3,14 +3,21 @@
 -- run adds only the rows of files loaded since the last (see macros/incremental).
 {{ append_only_config() }}
 
--- The CTEs are not materialized: dedupe_reason reads `checked` again for the few
--- keys delivered twice, and a materialized copy of every typed row would spill.
+-- The CTEs are not materialized: dedupe_reason reads `checked` again for the rows
+-- of keys delivered twice (see with_repeated_keys), and a materialized copy of
+-- every typed row would spill.
 with
 
 source as not materialized (
 
     select * from {{ source('raw', 'email_events') }}
     where {{ is_new_load('_loaded_at') }}
+
+),
+
+delivered as not materialized (
+
+    {{ with_repeated_keys('source', clean_text('event_id')) }}
 
 ),
 
@@ -30,9 +37,10 @@ renamed as not materialized (
         {{ safe_timestamp(clean_text('occurred_at')) }} as occurred_at,
         _file_name as file_name,
         _row_number as file_row_number,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        is_repeat_key
 
-    from source
+    from delivered
 
 ),
 
@@ -81,6 +89,7 @@ final as (
             as quarantine_reason
 
     from checked
+    where not is_repeat_key
 
 )
 

@@ -2,14 +2,30 @@
 -- checks only the rows of files loaded since the last (see macros/incremental).
 {{ append_only_config() }}
 
--- The CTEs are not materialized: dedupe_reason reads `checked` again for the few
--- keys delivered twice, and a materialized copy of every typed row would spill.
+{#- The raw form of order_item_id below, which copies of a line share (a line
+    without a number is told apart by where it was delivered: it has no copies). -#}
+{%- set order_line_key -%}
+    {{ clean_text('order_id') }} || '-' || coalesce(
+        cast({{ safe_integer(clean_text('line_number')) }} as {{ dbt.type_string() }}),
+        ''
+    )
+{%- endset %}
+
+-- The CTEs are not materialized: dedupe_reason reads `checked` again for the rows
+-- of keys delivered twice (see with_repeated_keys), and a materialized copy of
+-- every typed row would spill.
 with
 
 source as not materialized (
 
     select * from {{ source('raw', 'order_items') }}
     where {{ is_new_load('_loaded_at') }}
+
+),
+
+delivered as not materialized (
+
+    {{ with_repeated_keys('source', order_line_key) }}
 
 ),
 
@@ -28,9 +44,10 @@ renamed as not materialized (
         ) as discount_amount,
         _file_name as file_name,
         _row_number as file_row_number,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        is_repeat_key
 
-    from source
+    from delivered
 
 ),
 
@@ -78,6 +95,7 @@ final as (
             as quarantine_reason
 
     from checked
+    where not is_repeat_key
 
 )
 
