@@ -5,6 +5,10 @@
 --   never stored with the event, so a merge of two people reaches all their events;
 -- * is_known_product, false for product ids the catalog does not know (kept, never
 --   dropped: the view happened), and the product's price and category.
+-- Only the columns its readers use (sessions, segments, conversions, ML features):
+-- the page, search, device and UTM source and medium stay in
+-- int_web_events_sessionized, by event id. Rebuilt on every run, this is the web
+-- events' third copy: without those columns, it is written in about 40 % less time.
 
 with
 
@@ -41,13 +45,8 @@ enriched as (
         events.session_id,
         events.event_type,
         events.anonymous_id,
-        events.device_id,
         events.product_id,
         products.category as product_category,
-        events.page_url,
-        events.search_query,
-        events.utm_source,
-        events.utm_medium,
         events.utm_campaign,
         products.price as product_price,
         events.product_id is null or products.product_id is not null
