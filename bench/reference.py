@@ -98,7 +98,8 @@ from raw_products;
 
 create table lines as
 select o.person_id, o.ordered_at, i.product_id, p.category,
-       i.quantity * i.unit_price as revenue
+       try_cast(i.quantity as integer) * try_cast(i.unit_price as decimal(18, 2))
+           as revenue
 from orders as o
 inner join raw_order_items as i on i.order_id = o.order_id
 left join products as p on p.product_id = i.product_id;
