@@ -133,15 +133,21 @@ def _keep_as_one_table(warehouse: Path, rows: str) -> None:
         con.execute("alter table emails.whole rename to decision_audit")
 
 
-def test_a_rerun_replaces_its_campaigns_audit_and_keeps_the_others(
-    tmp_path: Path,
-) -> None:
+def _two_runs(tmp_path: Path) -> tuple[Path, Path, list[tuple]]:
+    """A one-customer warehouse rendered for two campaigns (run-1, run-2): its
+    warehouse, home and audit rows."""
     warehouse, home = tmp_path / "warehouse.duckdb", tmp_path / "home"
     _one_customer_warehouse(warehouse)
     _render(warehouse, home, dt.date(2026, 11, 1), "run-1")
     _render(warehouse, home, dt.date(2026, 11, 2), "run-2")
     with duckdb.connect(str(warehouse)) as con:
-        before = con.execute(AUDIT).fetchall()
+        return warehouse, home, con.execute(AUDIT).fetchall()
+
+
+def test_a_rerun_replaces_its_campaigns_audit_and_keeps_the_others(
+    tmp_path: Path,
+) -> None:
+    warehouse, home, before = _two_runs(tmp_path)
     _render(warehouse, home, dt.date(2026, 11, 2), "run-3")  # run-2's campaign
     with duckdb.connect(str(warehouse)) as con:
         after = con.execute(AUDIT).fetchall()
@@ -170,12 +176,7 @@ def test_an_audit_kept_as_one_table_becomes_the_view_of_its_rows(
 ) -> None:
     # Warehouses written before the audit's rows and blocks were kept apart hold
     # it as one table: the next render splits it and carries on.
-    warehouse, home = tmp_path / "warehouse.duckdb", tmp_path / "home"
-    _one_customer_warehouse(warehouse)
-    _render(warehouse, home, dt.date(2026, 11, 1), "run-1")
-    _render(warehouse, home, dt.date(2026, 11, 2), "run-2")
-    with duckdb.connect(str(warehouse)) as con:
-        before = con.execute(AUDIT).fetchall()
+    warehouse, home, before = _two_runs(tmp_path)
     _keep_as_one_table(warehouse, "select * from emails.decision_audit")
     _render(warehouse, home, dt.date(2026, 11, 3), "run-3")
     with duckdb.connect(str(warehouse)) as con:
