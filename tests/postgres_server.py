@@ -20,6 +20,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from mailroom.postgres import PostgresSettings
@@ -82,7 +83,24 @@ def _fresh_database(server: PostgresSettings) -> Iterator[PostgresSettings]:
     try:
         yield replace(server, dbname=name, schema="public")
     finally:
-        with admin.connect() as con:
+        _drop_database(admin, name)
+
+
+def _drop_database(admin: PostgresSettings, name: str) -> None:
+    """Drop a test database, first as a plain ``drop database``, which stops an
+    autovacuum worker still in it and waits a few seconds for other sessions; only
+    sessions left after that (the test's own) are ended by ``with (force)``.
+
+    ``with (force)`` alone fails for a role that is not a superuser when an
+    autovacuum worker happens to be in the database: it tries to terminate that
+    worker as it would a session, and the worker belongs to no role the test's
+    role may signal ("must be a member of the role whose process is being
+    terminated").
+    """
+    with admin.connect() as con:
+        try:
+            con.execute(f"drop database if exists {name}")
+        except psycopg.errors.ObjectInUse:
             con.execute(f"drop database if exists {name} with (force)")
 
 
