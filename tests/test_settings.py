@@ -32,9 +32,12 @@ def test_dbt_threads_default_to_two_and_refuse_what_is_no_count(
             Settings.load(home=tmp_path)
 
 
-def test_dbt_runs_as_many_threads_as_the_setting_says(tmp_path: Path) -> None:
+def test_dbt_runs_as_many_threads_as_the_setting_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_DBT_THREADS, "1")
     settings = Settings.load(home=tmp_path, as_of="2026-11-01")
-    environment = {**os.environ, **settings.as_env(), ENV_DBT_THREADS: "1"}
+    environment = {**os.environ, **settings.as_env()}
     seeded = subprocess.run(
         [
             *(str(DBT), "seed", "--select", "identity_blocklist"),
